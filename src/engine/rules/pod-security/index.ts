@@ -1,0 +1,114 @@
+// The Pod Security Standards rule family: Kubernetes' own pod-security-admission checks, at a level
+// and a Kubernetes minor, as deployguard findings (`pss.<checkID>`). Pure: no I/O, no clock.
+import type { PodSecurityRule, PssLevel } from '../../../api/policy.ts';
+import type { PodView } from '../../pod.ts';
+import type { Finding } from '../../violation.ts';
+import { CAPABILITY_CHECKS } from './capabilities.ts';
+import type { PssCheck } from './check.ts';
+import { versionAt } from './check.ts';
+import { HOST_CHECKS } from './host.ts';
+import { KERNEL_CHECKS } from './kernel.ts';
+import { PROFILE_CHECKS } from './profiles.ts';
+import { SECCOMP_CHECKS } from './seccomp.ts';
+import { USER_CHECKS } from './users.ts';
+import { LATEST_PSS_MINOR, parsePssVersion } from './version.ts';
+import { VOLUME_CHECKS } from './volumes.ts';
+
+export { LATEST_PSS_MINOR, OLDEST_PSS_MINOR, parsePssVersion } from './version.ts';
+
+/** The upstream check IDs, exactly as k8s.io/pod-security-admission names them: baseline, then restricted. */
+export const PSS_CHECK_IDS: readonly string[] = [
+  'privileged',
+  'hostNamespaces',
+  'hostPathVolumes',
+  'hostPorts',
+  'appArmorProfile',
+  'seLinuxOptions',
+  'procMount',
+  'seccompProfile_baseline',
+  'sysctls',
+  'windowsHostProcess',
+  'capabilities_baseline',
+  'hostProbesAndHostLifecycle',
+  'restrictedVolumes',
+  'allowPrivilegeEscalation',
+  'runAsNonRoot',
+  'runAsUser',
+  'seccompProfile_restricted',
+  'capabilities_restricted',
+  'procMount_restricted',
+];
+
+const BY_ID = new Map<string, PssCheck>(
+  [
+    HOST_CHECKS,
+    VOLUME_CHECKS,
+    PROFILE_CHECKS,
+    SECCOMP_CHECKS,
+    KERNEL_CHECKS,
+    CAPABILITY_CHECKS,
+    USER_CHECKS,
+  ]
+    .flat()
+    .map((c) => [c.id, c]),
+);
+const CHECKS: readonly PssCheck[] = PSS_CHECK_IDS.map((id) => {
+  const c = BY_ID.get(id);
+  if (!c) throw new Error(`pod-security: no implementation registered for check ${id}`);
+  return c;
+});
+
+export interface ActivePssCheck {
+  id: string;
+  /** Baseline checks this one replaces at this level and minor. */
+  overrides: readonly string[];
+}
+
+/**
+ * The checks that run at a level and minor, after restricted checks have replaced the baseline
+ * checks they override. An exempted check neither runs nor overrides: exempting
+ * `restrictedVolumes` still leaves hostPath volumes forbidden by `hostPathVolumes`.
+ */
+export function activePssChecks(
+  level: PssLevel,
+  minor: number,
+  exempt: ReadonlySet<string> = new Set(),
+): ActivePssCheck[] {
+  const candidates: ActivePssCheck[] = [];
+  for (const check of CHECKS) {
+    if (check.level === 'restricted' && level !== 'restricted') continue;
+    if (exempt.has(check.id)) continue;
+    const v = versionAt(check, minor);
+    if (v) candidates.push({ id: check.id, overrides: v.overrides ?? [] });
+  }
+  const overridden = new Set(candidates.flatMap((c) => c.overrides));
+  return candidates.filter((c) => !overridden.has(c.id));
+}
+
+/**
+ * The findings of the Pod Security Standards at `rule.level` (restricted includes baseline) with
+ * the semantics of Kubernetes `rule.version`, skipping `rule.exemptChecks`. Never throws: a version
+ * the policy parser should have refused falls back to the newest minor (as upstream's own parser
+ * does), and a check that fails on an odd pod reports a finding instead of passing it.
+ */
+export function checkPodSecurity(pod: PodView, rule: PodSecurityRule): Finding[] {
+  const parsed = parsePssVersion(rule.version);
+  const minor = 'minor' in parsed ? parsed.minor : LATEST_PSS_MINOR;
+  const level: PssLevel = rule.level === 'restricted' ? 'restricted' : 'baseline';
+  const exempt = new Set(Array.isArray(rule.exemptChecks) ? rule.exemptChecks : []);
+  const findings: Finding[] = [];
+  for (const { id } of activePssChecks(level, minor, exempt)) {
+    const impl = versionAt(BY_ID.get(id) as PssCheck, minor);
+    try {
+      for (const p of impl?.check(pod) ?? []) findings.push({ rule: `pss.${id}`, ...p });
+    } catch {
+      // Fail closed: an attacker must not be able to craft a pod that skips a check.
+      findings.push({
+        rule: `pss.${id}`,
+        path: 'spec',
+        message: `the ${id} check could not read this pod; it is treated as failing`,
+      });
+    }
+  }
+  return findings;
+}

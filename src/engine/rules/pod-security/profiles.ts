@@ -1,0 +1,100 @@
+// Baseline checks on the Linux security modules: AppArmor (field and the deprecated annotation) and
+// SELinux options. Both may be set on the pod and on each container; every setter is judged.
+import type { AppArmorProfile, PodView, SELinuxOptions } from '../../pod.ts';
+import type { Problem, PssCheck } from './check.ts';
+import { containerProblem, containers, quote } from './check.ts';
+
+const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
+const APPARMOR_TYPES = new Set(['RuntimeDefault', 'Localhost']);
+
+function appArmorAnnotationAllowed(v: string): boolean {
+  return v === '' || v === 'runtime/default' || v.startsWith('localhost/');
+}
+
+// A profile object that is present but has no type is as bad as Unconfined: upstream reads the
+// empty type as "not one of the allowed ones".
+function badAppArmor(p: AppArmorProfile | undefined): boolean {
+  return p !== undefined && !APPARMOR_TYPES.has(p.type ?? '');
+}
+
+// Every minor checks both the field and the annotation: the annotation still took effect on
+// older kubelets, so upstream never stopped looking at it.
+function appArmorProfile(pod: PodView): Problem[] {
+  const out: Problem[] = [];
+  const msg = (t: string | undefined) =>
+    `must not set AppArmor profile type ${quote(t)} (allowed: RuntimeDefault, Localhost)`;
+  const podProfile = pod.spec.securityContext?.appArmorProfile;
+  if (badAppArmor(podProfile))
+    out.push({
+      path: 'spec.securityContext.appArmorProfile.type',
+      message: `pod ${msg(podProfile?.type)}`,
+    });
+  for (const c of containers(pod)) {
+    if (badAppArmor(c.sc?.appArmorProfile))
+      out.push(containerProblem(c, 'appArmorProfile.type', msg(c.sc?.appArmorProfile?.type)));
+  }
+  for (const [key, value] of Object.entries(pod.metadata.annotations)) {
+    if (!key.startsWith(APPARMOR_ANNOTATION_PREFIX) || appArmorAnnotationAllowed(value)) continue;
+    out.push({
+      container: key.slice(APPARMOR_ANNOTATION_PREFIX.length),
+      path: `metadata.annotations[${key}]`,
+      message: `annotation ${quote(key)} must not set AppArmor profile ${quote(value)} (allowed: runtime/default, localhost/*)`,
+    });
+  }
+  return out;
+}
+
+const SELINUX_TYPES_1_0 = ['', 'container_t', 'container_init_t', 'container_kvm_t'];
+const SELINUX_TYPES_1_31 = [...SELINUX_TYPES_1_0, 'container_engine_t'];
+
+function seLinuxProblems(
+  opts: SELinuxOptions | undefined,
+  allowedTypes: ReadonlySet<string>,
+): { field: string; message: string }[] {
+  if (!opts) return [];
+  const out: { field: string; message: string }[] = [];
+  const type = opts.type ?? '';
+  if (!allowedTypes.has(type))
+    out.push({
+      field: 'seLinuxOptions.type',
+      message: `must not set securityContext.seLinuxOptions.type to ${quote(type)}`,
+    });
+  if (opts.user)
+    out.push({
+      field: 'seLinuxOptions.user',
+      message: 'must not set securityContext.seLinuxOptions.user',
+    });
+  if (opts.role)
+    out.push({
+      field: 'seLinuxOptions.role',
+      message: 'must not set securityContext.seLinuxOptions.role',
+    });
+  return out;
+}
+
+function seLinuxOptions(allowed: readonly string[]) {
+  const allowedTypes = new Set(allowed);
+  return (pod: PodView): Problem[] => {
+    const out: Problem[] = [];
+    for (const p of seLinuxProblems(pod.spec.securityContext?.seLinuxOptions, allowedTypes))
+      out.push({ path: `spec.securityContext.${p.field}`, message: `pod ${p.message}` });
+    for (const c of containers(pod)) {
+      for (const p of seLinuxProblems(c.sc?.seLinuxOptions, allowedTypes))
+        out.push(containerProblem(c, p.field, p.message));
+    }
+    return out;
+  };
+}
+
+export const PROFILE_CHECKS: readonly PssCheck[] = [
+  { id: 'appArmorProfile', level: 'baseline', versions: [{ since: 0, check: appArmorProfile }] },
+  {
+    id: 'seLinuxOptions',
+    level: 'baseline',
+    versions: [
+      { since: 0, check: seLinuxOptions(SELINUX_TYPES_1_0) },
+      // 1.31 added container_engine_t (for container engines running inside pods).
+      { since: 31, check: seLinuxOptions(SELINUX_TYPES_1_31) },
+    ],
+  },
+];
