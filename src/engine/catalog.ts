@@ -1,0 +1,129 @@
+// The stable rule IDs (api.md section 2) with their default severity and ATT&CK techniques. A policy's
+// `severity` map may override the severity; the techniques are fixed.
+import type { Severity } from '../api/constants.ts';
+
+export interface RuleInfo {
+  severity: Severity;
+  techniques: readonly string[];
+  /** One line for docs and `kubectl explain`-style help. */
+  summary: string;
+}
+
+const DEPLOY = 'T1610';
+const ESCAPE = 'T1611';
+
+/** PSS checks that give a container the host: they map to Escape to Host as well. */
+const HOST_ACCESS_CHECKS = new Set([
+  'privileged',
+  'hostNamespaces',
+  'hostPathVolumes',
+  'hostPorts',
+  'capabilities_baseline',
+  'procMount',
+  'windowsHostProcess',
+  'hostProbesAndHostLifecycle',
+  'sysctls',
+]);
+const CRITICAL_CHECKS = new Set(['privileged', 'hostNamespaces']);
+/** Checks that only the restricted level has. */
+export const RESTRICTED_ONLY_CHECKS = new Set([
+  'restrictedVolumes',
+  'allowPrivilegeEscalation',
+  'runAsNonRoot',
+  'runAsUser',
+  'seccompProfile_restricted',
+  'capabilities_restricted',
+  'procMount_restricted',
+]);
+
+const FIXED: Readonly<Record<string, RuleInfo>> = {
+  'image.registry': {
+    severity: 'medium',
+    techniques: [DEPLOY, 'T1204.003'],
+    summary: 'image outside allowedRegistries',
+  },
+  'image.denied': {
+    severity: 'high',
+    techniques: [DEPLOY, 'T1204.003'],
+    summary: 'image matches deniedImages',
+  },
+  'image.latestTag': {
+    severity: 'low',
+    techniques: [DEPLOY],
+    summary: 'image tag missing or latest',
+  },
+  'image.digest': { severity: 'low', techniques: [DEPLOY], summary: 'image not pinned by digest' },
+  'hostPath.sensitive': {
+    severity: 'critical',
+    techniques: [ESCAPE],
+    summary: 'hostPath volume at or under a sensitive path',
+  },
+  'indicator.reverseShell': {
+    severity: 'critical',
+    techniques: ['T1059'],
+    summary: 'reverse-shell idiom in command/args',
+  },
+  'indicator.downloadExec': {
+    severity: 'high',
+    techniques: ['T1105'],
+    summary: 'download piped or chained into an interpreter',
+  },
+  'indicator.miner': {
+    severity: 'high',
+    techniques: ['T1496'],
+    summary: 'crypto-miner image or arguments',
+  },
+  'indicator.procFdWorkingDir': {
+    severity: 'critical',
+    techniques: [ESCAPE],
+    summary: 'workingDir under /proc/self/fd (CVE-2024-21626)',
+  },
+  'command.denied': {
+    severity: 'high',
+    techniques: [DEPLOY],
+    summary: 'command matches a deniedPatterns regex',
+  },
+  'scheduling.nodeName': {
+    severity: 'medium',
+    techniques: [DEPLOY],
+    summary: 'spec.nodeName set by the creator',
+  },
+  'scheduling.hostnameSelector': {
+    severity: 'medium',
+    techniques: [DEPLOY],
+    summary: 'pinned to one node by hostname',
+  },
+  'scheduling.controlPlaneToleration': {
+    severity: 'medium',
+    techniques: [DEPLOY],
+    summary: 'tolerates control-plane taints',
+  },
+  'ownership.barePod': {
+    severity: 'medium',
+    techniques: [DEPLOY],
+    summary: 'no controller ownerReference',
+  },
+  'schedule.window': {
+    severity: 'medium',
+    techniques: [DEPLOY],
+    summary: 'created outside every allowed window',
+  },
+};
+
+export const FIXED_RULE_IDS: readonly string[] = Object.keys(FIXED);
+
+/** Catalog entry of a rule ID, or undefined for an ID deployguard does not have. */
+export function ruleInfo(id: string): RuleInfo | undefined {
+  if (Object.hasOwn(FIXED, id)) return FIXED[id];
+  if (!id.startsWith('pss.')) return undefined;
+  const check = id.slice(4);
+  return {
+    severity: CRITICAL_CHECKS.has(check)
+      ? 'critical'
+      : RESTRICTED_ONLY_CHECKS.has(check)
+        ? 'medium'
+        : 'high',
+    techniques: HOST_ACCESS_CHECKS.has(check) ? [DEPLOY, ESCAPE] : [DEPLOY],
+    summary: `Pod Security Standards check ${check} fails`,
+  };
+}

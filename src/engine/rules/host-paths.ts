@@ -1,0 +1,76 @@
+import type { HostPathsRule } from '../../api/policy.ts';
+import { clip } from '../image-ref.ts';
+import type { PodView } from '../pod.ts';
+import type { Finding } from '../violation.ts';
+
+/**
+ * Host paths that hand a container the node: its filesystem, credentials, the kubelet's state or
+ * the container runtime's socket. api.md section 3; `/run` and `/var/run` are the same directory on
+ * every modern distribution, so both spellings are listed.
+ */
+export const SENSITIVE_HOST_PATHS: readonly string[] = [
+  '/',
+  '/proc',
+  '/etc',
+  '/root',
+  '/home',
+  '/var/lib/kubelet',
+  '/etc/kubernetes',
+  '/var/run/docker.sock',
+  '/run/docker.sock',
+  '/run/containerd/containerd.sock',
+  '/var/run/containerd/containerd.sock',
+  '/var/run/crio/crio.sock',
+  '/run/crio/crio.sock',
+];
+
+/** Lexical clean-up as the kernel would resolve it: `//`, `.`, `..` and trailing slashes. */
+export function cleanPath(p: string): string {
+  const parts: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
+function isUnder(path: string, base: string): boolean {
+  return base === '/' ? true : path === base || path.startsWith(`${base}/`);
+}
+
+/**
+ * Why a mount exposes `protectedPath`, or undefined: mounting it or anything under it exposes it,
+ * and so does mounting any directory above it (`/var` exposes `/var/lib/kubelet`). `/` itself is
+ * only matched exactly, or every path would be under it.
+ */
+function exposure(mount: string, protectedPath: string): string | undefined {
+  if (protectedPath === '/') return mount === '/' ? 'is the host root' : undefined;
+  if (isUnder(mount, protectedPath)) return `is at or under ${protectedPath}`;
+  if (isUnder(protectedPath, mount)) return `contains ${protectedPath}`;
+  return undefined;
+}
+
+export function checkHostPaths(pod: PodView, rule: HostPathsRule): Finding[] {
+  const lists = [
+    ...(rule.denySensitive ? SENSITIVE_HOST_PATHS : ['/']),
+    ...rule.denied.map(cleanPath),
+  ];
+  const out: Finding[] = [];
+  pod.spec.volumes.forEach((v, i) => {
+    if (!v.hostPath) return;
+    const mount = cleanPath(v.hostPath.path);
+    for (const p of lists) {
+      const why = exposure(mount, p);
+      if (why) {
+        out.push({
+          rule: 'hostPath.sensitive',
+          path: `spec.volumes[${i}].hostPath.path`,
+          message: `volume "${clip(v.name)}" mounts host path ${clip(mount)}, which ${why}`,
+        });
+        return;
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,95 @@
+import { WEEKDAYS, type Weekday } from '../../api/constants.ts';
+import type { TimeWindow } from '../../api/policy.ts';
+import type { PodView } from '../pod.ts';
+import type { Finding } from '../violation.ts';
+
+/** A window with its time zone resolved once: Intl formatters are costly to build, cheap to use. */
+export interface CompiledWindow {
+  window: TimeWindow;
+  days: ReadonlySet<Weekday>;
+  startMinute: number;
+  endMinute: number;
+  format: Intl.DateTimeFormat;
+}
+
+export type WindowResult =
+  { ok: true; window: CompiledWindow } | { ok: false; field: string; message: string };
+
+function minuteOfDay(hhmm: string): number | undefined {
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(hhmm);
+  return m ? Number(m[1]) * 60 + Number(m[2]) : undefined;
+}
+
+export function compileWindow(window: TimeWindow): WindowResult {
+  const startMinute = minuteOfDay(window.start);
+  if (startMinute === undefined)
+    return { ok: false, field: 'start', message: `"${window.start}" is not a time HH:MM` };
+  const endMinute = minuteOfDay(window.end);
+  if (endMinute === undefined)
+    return { ok: false, field: 'end', message: `"${window.end}" is not a time HH:MM` };
+  if (startMinute === endMinute)
+    return { ok: false, field: 'end', message: 'end equals start: the window is empty' };
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: window.timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+  } catch {
+    return { ok: false, field: 'timeZone', message: `unknown IANA time zone "${window.timeZone}"` };
+  }
+  return {
+    ok: true,
+    window: { window, days: new Set(window.days), startMinute, endMinute, format },
+  };
+}
+
+function localTime(w: CompiledWindow, at: Date): { day: Weekday; minute: number } {
+  let day: Weekday = 'Mon';
+  let hour = 0;
+  let minute = 0;
+  for (const part of w.format.formatToParts(at)) {
+    if (part.type === 'weekday') day = part.value as Weekday;
+    else if (part.type === 'hour') hour = Number(part.value);
+    else if (part.type === 'minute') minute = Number(part.value);
+  }
+  return { day, minute: hour * 60 + minute };
+}
+
+function previousDay(day: Weekday): Weekday {
+  return WEEKDAYS[(WEEKDAYS.indexOf(day) + 6) % 7] as Weekday;
+}
+
+/** Is `at` inside the window? An end before the start crosses midnight; its days name the start day. */
+export function inWindow(w: CompiledWindow, at: Date): boolean {
+  const { day, minute } = localTime(w, at);
+  if (w.startMinute < w.endMinute)
+    return w.days.has(day) && minute >= w.startMinute && minute < w.endMinute;
+  if (minute >= w.startMinute) return w.days.has(day);
+  return minute < w.endMinute && w.days.has(previousDay(day));
+}
+
+/**
+ * schedule.window: the pod's creation time (or, for a manifest never created, the evaluation time)
+ * must fall inside at least one allowed window.
+ */
+export function checkScheduleWindow(
+  pod: PodView,
+  windows: readonly CompiledWindow[],
+  now: Date,
+): Finding[] {
+  if (windows.length === 0) return [];
+  const created = pod.metadata.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now;
+  const at = Number.isNaN(created.getTime()) ? now : created;
+  if (windows.some((w) => inWindow(w, at))) return [];
+  return [
+    {
+      rule: 'schedule.window',
+      path: 'metadata.creationTimestamp',
+      message: `created at ${at.toISOString()}, outside every allowed window`,
+    },
+  ];
+}
