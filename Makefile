@@ -1,0 +1,66 @@
+# deployguard — `make help` lists every target.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# npm scripts put node_modules/.bin first on PATH, where the `node` devDependency puts Node 24.
+NPM ?= npm
+RUN := $(NPM) run --silent
+DEPLOYGUARD := node_modules/.bin/node dist/cli.js
+
+##@ General
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+node_modules/.package-lock.json: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@node_modules/.bin/node -e 'const [maj] = process.versions.node.split("."); if (maj !== "24") { console.error("expected Node 24 from the node devDependency, got " + process.version); process.exit(1) }'
+
+.PHONY: deps
+deps: node_modules/.package-lock.json ## Install dependencies (npm ci), including the pinned Node 24
+
+.PHONY: build
+build: deps ## Compile TypeScript to dist/
+	$(RUN) build
+
+.PHONY: lint
+lint: deps ## Type-check, lint and check formatting
+	$(RUN) typecheck
+	$(RUN) lint
+
+.PHONY: crd
+crd: deps ## Regenerate the CRD (and the policy reference) from src/api/schema.ts
+	$(RUN) generate
+
+##@ Test
+
+.PHONY: test-unit
+test-unit: deps ## Unit, property and upstream-conformance tests (no cluster)
+	$(NPM) test
+
+.PHONY: test-integration
+test-integration: deps ## Integration tests on the real control plane (builds and starts it if needed)
+	$(RUN) test:integration
+
+.PHONY: test
+test: build lint test-unit test-integration ## Everything CI runs, from a fresh clone
+
+##@ Demo and benchmarks
+
+.PHONY: demo
+demo: build ## Judge the example attack manifests offline (exit 1 = violations found, as expected)
+	@echo '$$ deployguard evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml'
+	@$(DEPLOYGUARD) evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml; \
+	  code=$$?; if [ $$code -ne 1 ]; then echo "expected exit 1 (violations), got $$code" >&2; exit 1; fi
+
+.PHONY: bench
+bench: deps ## Engine micro-benchmark (pod evaluations per second on one core)
+	$(RUN) bench
+
+##@ Local control plane (real etcd, kube-apiserver, controller-manager, scheduler, kwok)
+
+include test/cluster/cluster.mk
