@@ -11,30 +11,31 @@ import {
   type PodView,
 } from '../pod.ts';
 import type { Finding } from '../violation.ts';
-import type { Detection } from './indicators/idiom.ts';
-import { detectDownloadExec } from './indicators/download-exec.ts';
-import { detectMinerImage, detectMinerText } from './indicators/miner.ts';
+import { TokenGate, type Detection } from './indicators/idiom.ts';
+import { detectDownloadExec, downloadExecTokens } from './indicators/download-exec.ts';
+import { detectMinerImage, detectMinerText, minerTextTokens } from './indicators/miner.ts';
 import { procFdPath } from './indicators/proc-fd.ts';
-import { detectReverseShell } from './indicators/reverse-shell.ts';
+import { detectReverseShell, reverseShellTokens } from './indicators/reverse-shell.ts';
 import { excerpt, normalizeCommand } from './indicators/shell-text.ts';
 
-type Detector = (text: string, lower: string) => Detection | undefined;
+type Detector = (text: string) => Detection | undefined;
 
-const TEXT_RULES: readonly { rule: string; what: string; detect: Detector }[] = [
-  { rule: 'indicator.reverseShell', what: 'reverse shell', detect: detectReverseShell },
-  { rule: 'indicator.downloadExec', what: 'download and execute', detect: detectDownloadExec },
-  { rule: 'indicator.miner', what: 'crypto miner', detect: detectMinerText },
+const TEXT_RULES: readonly { rule: string; what: string; detect: Detector; bit: number }[] = [
+  { rule: 'indicator.reverseShell', what: 'reverse shell', detect: detectReverseShell, bit: 1 },
+  {
+    rule: 'indicator.downloadExec',
+    what: 'download and execute',
+    detect: detectDownloadExec,
+    bit: 2,
+  },
+  { rule: 'indicator.miner', what: 'crypto miner', detect: detectMinerText, bit: 4 },
 ];
 
-interface Text {
-  text: string;
-  lower: string;
-}
+/** One pass over a command line says which families could match at all; most match none. */
+const FAMILIES = new TokenGate([reverseShellTokens, downloadExecTokens, minerTextTokens]);
 
-function prepare(words: readonly string[]): Text | undefined {
-  if (words.length === 0) return undefined;
-  const text = normalizeCommand(words.join(' '));
-  return { text, lower: text.toLowerCase() };
+function prepare(words: readonly string[]): string | undefined {
+  return words.length === 0 ? undefined : normalizeCommand(words.join(' '));
 }
 
 function handlers(c: Container): [string, Handler | undefined][] {
@@ -65,24 +66,31 @@ function checkContainer(ref: ContainerRef, out: Finding[]): void {
     );
   }
 
+  // Each place a container runs commands from, with the families its text could match.
+  const places: { field: string; where: string; text: string; mask: number }[] = [];
   const cmdline = prepare([...c.command, ...c.args]);
-  const execs: [string, Text][] = [];
+  if (cmdline !== undefined) {
+    places.push({ field: '', where: '', text: cmdline, mask: FAMILIES.scan(cmdline) });
+  }
   for (const [name, h] of handlers(c)) {
-    const t = h?.exec === undefined ? undefined : prepare(h.exec);
-    if (t) execs.push([name, t]);
+    const text = h?.exec === undefined ? undefined : prepare(h.exec);
+    if (text === undefined) continue;
+    const mask = FAMILIES.scan(text);
+    if (mask !== 0)
+      places.push({ field: `${name}.exec.command`, where: ` in ${name}`, text, mask });
   }
   for (const r of TEXT_RULES) {
-    const found = cmdline && r.detect(cmdline.text, cmdline.lower);
-    if (found) {
-      // A finding names the field the idiom sits in; one spanning both is the command's.
-      const args = c.command.length > 0 ? prepare(c.args) : undefined;
-      const inArgs = c.command.length === 0 || (args && r.detect(args.text, args.lower));
-      add(r.rule, inArgs ? 'args' : 'command', `${r.what}: ${found.label}: ${found.evidence}`);
-    }
-    for (const [name, t] of execs) {
-      const hit = r.detect(t.text, t.lower);
-      if (hit)
-        add(r.rule, `${name}.exec.command`, `${r.what} in ${name}: ${hit.label}: ${hit.evidence}`);
+    for (const p of places) {
+      const found = (p.mask & r.bit) === 0 ? undefined : r.detect(p.text);
+      if (!found) continue;
+      let field = p.field;
+      if (field === '') {
+        // The command line: name the field the idiom sits in; one spanning both is the command's.
+        const args = c.command.length > 0 ? prepare(c.args) : undefined;
+        const inArgs = c.command.length === 0 || (args !== undefined && r.detect(args));
+        field = inArgs ? 'args' : 'command';
+      }
+      add(r.rule, field, `${r.what}${p.where}: ${found.label}: ${found.evidence}`);
     }
   }
 }

@@ -1,7 +1,7 @@
 // Download and execute (ingress tool transfer): fetched or decoded content that ends up run.
 // Downloading alone is not an indicator (init containers fetch configs, probes curl health
 // endpoints); the content has to reach an interpreter's stdin, or the fetched file has to be run.
-import { firstIdiom, idiom, type Detection, type Idiom } from './idiom.ts';
+import { IdiomSet, idiom, type Detection } from './idiom.ts';
 import {
   basename,
   effectiveCommand,
@@ -14,44 +14,49 @@ import {
 const FETCH = String.raw`(?:\S*/)?(?:curl|wget)\b`;
 const RUNNER = String.raw`(?:\b(?:(?:ba|da|k|z|a)?sh|eval|source|python[0-9.]*|perl|ruby|php|node)(?:\s+-\w+)*\s+|(?:^|[\s;&|])\.\s+)`;
 
-const IDIOMS: readonly Idiom[] = [
-  idiom(
-    'downloaded script run through command or process substitution',
-    ['curl', 'wget'],
-    String.raw`${RUNNER}(?:[$<]\(|` + '`' + String.raw`)\s*${FETCH}`,
-  ),
-  idiom(
-    'base64-decoded script run through command substitution',
-    ['base64'],
-    String.raw`${RUNNER}[$<]\([^)]*\bbase64\s+(?:-\w+\s+)*(?:-d|-D|--decode)\b`,
-  ),
-  idiom(
-    'python fetching code and executing it',
-    ['urlopen', 'urllib', 'urlretrieve', 'requests.get'],
-    String.raw`\bpython[0-9.]*\b.*`,
-    String.raw`\b(?:urlopen|urlretrieve|urllib|requests\.get)\b`,
-    String.raw`\b(?:exec|eval)\s*\(|\bos\.(?:system|popen|exec\w*|chmod)\b|\bsubprocess\b`,
-  ),
-  idiom(
-    'perl fetching code and executing it',
-    ['lwp', 'http::tiny'],
-    String.raw`\bperl\b.*`,
-    String.raw`LWP::|HTTP::Tiny`,
-    String.raw`\b(?:system|exec|eval)\b`,
-  ),
-  idiom(
-    'php fetching code and executing it',
-    ['file_get_contents', 'copy('],
-    String.raw`\bphp[0-9.]*\b.*`,
-    String.raw`(?i)\b(?:file_get_contents|copy)\s*\(\s*(?:https?|ftp)://`,
-    String.raw`\b(?:eval|system|exec|shell_exec|passthru|include|require)\b`,
-  ),
-  idiom(
-    'PowerShell download cradle',
-    ['downloadstring', 'iwr', 'invoke-webrequest', 'irm', 'invoke-restmethod'],
-    String.raw`(?i)\b(?:iex|invoke-expression)\b.*\b(?:downloadstring|iwr|irm|invoke-webrequest|invoke-restmethod)\b|\b(?:downloadstring|iwr|irm|invoke-webrequest|invoke-restmethod)\b.*\|\s*(?:iex|invoke-expression)\b`,
-  ),
-];
+const SUBSTITUTION = ['$(', '<(', '`'];
+
+const IDIOMS = new IdiomSet(
+  [
+    {
+      label: 'downloaded script run through command or process substitution',
+      gates: [['curl', 'wget'], SUBSTITUTION],
+      patterns: [String.raw`${RUNNER}(?:[$<]\(|` + '`' + String.raw`)\s*${FETCH}`],
+    },
+    {
+      label: 'base64-decoded script run through command substitution',
+      gates: [['base64'], SUBSTITUTION],
+      patterns: [String.raw`${RUNNER}[$<]\([^)]*\bbase64\s+(?:-\w+\s+)*(?:-d|-D|--decode)\b`],
+    },
+    idiom(
+      'python fetching code and executing it',
+      ['urlopen', 'urllib', 'urlretrieve', 'requests.get'],
+      String.raw`\bpython[0-9.]*\b.*`,
+      String.raw`\b(?:urlopen|urlretrieve|urllib|requests\.get)\b`,
+      String.raw`\b(?:exec|eval)\s*\(|\bos\.(?:system|popen|exec\w*|chmod)\b|\bsubprocess\b`,
+    ),
+    idiom(
+      'perl fetching code and executing it',
+      ['lwp', 'http::tiny'],
+      String.raw`\bperl\b.*`,
+      String.raw`LWP::|HTTP::Tiny`,
+      String.raw`\b(?:system|exec|eval)\b`,
+    ),
+    idiom(
+      'php fetching code and executing it',
+      ['file_get_contents', 'copy('],
+      String.raw`\bphp[0-9.]*\b.*`,
+      String.raw`(?i)\b(?:file_get_contents|copy)\s*\(\s*(?:https?|ftp)://`,
+      String.raw`\b(?:eval|system|exec|shell_exec|passthru|include|require)\b`,
+    ),
+    idiom(
+      'PowerShell download cradle',
+      ['downloadstring', 'iwr', 'invoke-webrequest', 'irm', 'invoke-restmethod'],
+      String.raw`(?i)\b(?:iex|invoke-expression)\b.*\b(?:downloadstring|iwr|irm|invoke-webrequest|invoke-restmethod)\b|\b(?:downloadstring|iwr|irm|invoke-webrequest|invoke-restmethod)\b.*\|\s*(?:iex|invoke-expression)\b`,
+    ),
+  ],
+  { producer: ['curl', 'wget', 'base64', 'ftpget', 'tftp'] },
+);
 
 interface Command {
   op: string;
@@ -101,21 +106,23 @@ function outputOf(c: Command): string | undefined {
   return basename(url.slice(0, end.length > 0 ? Math.min(...end) : url.length)) || undefined;
 }
 
+/** Options that give an interpreter its program inline, so stdin is only data. */
+const INLINE_CODE: Readonly<Record<string, readonly string[]>> = {
+  sh: ['c'],
+  python: ['c', 'm'],
+  perl: ['e', 'E'],
+  ruby: ['e'],
+  node: ['e', 'p'],
+  nodejs: ['e', 'p'],
+  php: ['r'],
+  pwsh: ['c', 'C', 'f', 'F'],
+  lua: ['e'],
+};
+
 /** Does the command run code from its stdin? `sh`, `bash -s -- x`, `python3 -`; not `sh -c`, `python x.py`. */
 function runsStdin(c: Command): string | undefined {
   const family = interpreterOf(c.name);
   if (family === undefined) return undefined;
-  const inline: Record<string, readonly string[]> = {
-    sh: ['c'],
-    python: ['c', 'm'],
-    perl: ['e', 'E'],
-    ruby: ['e'],
-    node: ['e', 'p'],
-    nodejs: ['e', 'p'],
-    php: ['r'],
-    pwsh: ['c', 'C', 'f', 'F'],
-    lua: ['e'],
-  };
   for (const a of c.argv) {
     if (a === '-' || a === '/dev/stdin' || a === '--') return basename(c.name);
     if (a.startsWith('--')) {
@@ -123,7 +130,7 @@ function runsStdin(c: Command): string | undefined {
       continue;
     }
     if (a.startsWith('-')) {
-      if ((inline[family] ?? []).some((f) => a.includes(f))) return undefined;
+      if ((INLINE_CODE[family] ?? []).some((f) => a.includes(f))) return undefined;
       continue;
     }
     if (isRedirect(a)) continue;
@@ -226,11 +233,33 @@ function detectChains(segments: readonly Segment[]): Detection | undefined {
   return undefined;
 }
 
-const CHAIN_TOKENS = ['curl', 'wget', 'base64', 'ftpget', 'tftp'];
+/**
+ * Can the command line hand a fetch to anything at all? It needs a pipe (not `||`), a redirect,
+ * or an option naming an output file (`-o`, `-sLo`, `-O`, `--output`); wget saves by default.
+ * Most probes (`curl -fsS http://localhost/ready || exit 1`) stop here, before any splitting.
+ */
+function mayChain(text: string): boolean {
+  for (let i = text.indexOf('|'); i >= 0; i = text.indexOf('|', i + 2)) {
+    if (text.charAt(i + 1) !== '|') return true;
+  }
+  if (text.includes('>') || text.includes('wget') || text.includes('WGET')) return true;
+  for (let i = text.indexOf(' -'); i >= 0; i = text.indexOf(' -', i + 2)) {
+    for (let j = i + 2; j < text.length; j++) {
+      const ch = text.charAt(j);
+      if (ch === 'o' || ch === 'O') return true;
+      if (ch === ' ' || ch === '=') break;
+    }
+  }
+  return false;
+}
 
-export function detectDownloadExec(text: string, lower: string): Detection | undefined {
-  const idiom = firstIdiom(IDIOMS, text, lower);
-  if (idiom) return idiom;
-  if (!CHAIN_TOKENS.some((t) => lower.includes(t))) return undefined;
+/** Any text that can match holds one of these (see IdiomSet.tokens). */
+export const downloadExecTokens = IDIOMS.tokens;
+
+export function detectDownloadExec(text: string): Detection | undefined {
+  const mask = IDIOMS.scan(text);
+  const found = IDIOMS.first(text, mask);
+  if (found) return found;
+  if (!IDIOMS.has(mask, 'producer') || !mayChain(text)) return undefined;
   return detectChains(splitCommands(text));
 }

@@ -1,7 +1,7 @@
 // Crypto miners (resource hijacking): miner images, mining-pool URLs and miner-only flags. Wallet
 // and node software (monerod, monero-wallet-rpc) is not mining and does not fire.
 import { mustCompile } from '../../safe-regex.ts';
-import { firstIdiom, hasAny, idiom, type Detection, type Idiom } from './idiom.ts';
+import { IdiomSet, TokenGate, idiom, type Detection } from './idiom.ts';
 import { excerpt } from './shell-text.ts';
 
 const MINERS = [
@@ -63,7 +63,7 @@ const POOLS = [
 
 const WALLET = String.raw`(?:[48][1-9A-HJ-NP-Za-km-z]{94}|0x[0-9a-fA-F]{40}|bc1[02-9ac-hj-np-z]{38,58})`;
 
-const IDIOMS: readonly Idiom[] = [
+const IDIOMS = new IdiomSet([
   idiom(
     'stratum mining-pool URL',
     ['stratum'],
@@ -89,16 +89,16 @@ const IDIOMS: readonly Idiom[] = [
   ),
   idiom(
     'pool address with a wallet as the user',
-    ['-o', '--url'],
+    ['-o ', '-o=', '--url'],
     String.raw`(?:^|\s)(?:-u|--user|--wallet)[\s=]+${WALLET}`,
     String.raw`(?:^|\s)(?:-o|--url)[\s=]+(?:[a-z0-9+]+://)?[\w.-]+:[0-9]{2,5}\b`,
   ),
   idiom(
     'mining algorithm option',
-    ['-a', '--algo', '--coin'],
+    ['-a ', '-a=', '--algo', '--coin'],
     String.raw`(?i)(?:^|\s)(?:(?:-a|--algo|--algorithm)[\s=]+(?:rx/[0-9a-z]+|cn(?:-[a-z]+)?/[0-9a-z]+|cryptonight\S*|randomx|kawpow|ethash|etchash|autolykos2?|kheavyhash|equihash\S*|cuckatoo[0-9]*|ghostrider|argon2\S*)|--coin[\s=]+(?:monero|xmr|etc|rvn|erg)\b)`,
   ),
-];
+]);
 
 // Miner names as a component of the image reference: `xmrig/xmrig:6`, `me/cpuminer-opt`.
 const IMAGE = mustCompile(
@@ -107,13 +107,16 @@ const IMAGE = mustCompile(
     String.raw`)(?:$|[/:@_.-])`,
 );
 
-export function detectMinerText(text: string, lower: string): Detection | undefined {
-  return firstIdiom(IDIOMS, text, lower);
+const IMAGE_GATE = new TokenGate([[...MINERS, 'xmr-node-proxy']]);
+
+/** Any text that can match holds one of these (see IdiomSet.tokens). */
+export const minerTextTokens = IDIOMS.tokens;
+
+export function detectMinerText(text: string): Detection | undefined {
+  return IDIOMS.first(text, IDIOMS.scan(text));
 }
 
 export function detectMinerImage(image: string): Detection | undefined {
-  const lower = image.toLowerCase();
-  if (!hasAny(lower, MINERS) && !lower.includes('xmr-node-proxy')) return undefined;
-  if (!IMAGE.test(lower)) return undefined;
+  if (IMAGE_GATE.scan(image) === 0 || !IMAGE.test(image.toLowerCase())) return undefined;
   return { label: 'crypto-miner image', evidence: excerpt(image) };
 }

@@ -1,7 +1,7 @@
 // Reverse and bind shells: a shell or interpreter whose stdin/stdout is a network connection.
 // Each idiom needs the binding, not just the socket: `</dev/tcp/db/5432` (a wait-for-port check),
 // `nc -z db 5432` and `socket.connect(...)` in a probe are everyday commands.
-import { firstIdiom, idiom, type Detection, type Idiom } from './idiom.ts';
+import { IdiomSet, idiom, type Detection } from './idiom.ts';
 
 /** A shell command word: sh, bash, /bin/dash, busybox ash, ... */
 const SHELL = String.raw`\b(?:ba|da|k|z|a|c|tc|mk)?sh\b`;
@@ -9,7 +9,7 @@ const SHELL = String.raw`\b(?:ba|da|k|z|a|c|tc|mk)?sh\b`;
 const STDIN_OPTS = String.raw`(?:\s+-[abd-zA-Z]+)*`;
 const NET_TOOL = String.raw`(?:^|[\s/;&|(])(?:nc|ncat|netcat|nc\.traditional|nc\.openbsd|telnet|socat|openssl\s+s_client)\b`;
 
-const IDIOMS: readonly Idiom[] = [
+const IDIOMS = new IdiomSet([
   idiom(
     'shell bound to a /dev/tcp or /dev/udp socket',
     ['/dev/tcp/', '/dev/udp/'],
@@ -95,8 +95,11 @@ const IDIOMS: readonly Idiom[] = [
     String.raw`(?i)\bNet\.Sockets\.TCPClient\b.*|\bTCPClient\s*\(.*`,
     String.raw`(?i)\b(?:iex|invoke-expression|GetStream)\b`,
   ),
-];
+]);
 
-export function detectReverseShell(text: string, lower: string): Detection | undefined {
-  return firstIdiom(IDIOMS, text, lower);
+/** Any text that can match holds one of these (see IdiomSet.tokens). */
+export const reverseShellTokens = IDIOMS.tokens;
+
+export function detectReverseShell(text: string): Detection | undefined {
+  return IDIOMS.first(text, IDIOMS.scan(text));
 }

@@ -63,43 +63,44 @@ export function splitCommands(text: string): Segment[] {
   const segments: Segment[] = [];
   let op = '';
   let words: string[] = [];
-  let word = '';
-  const endWord = (): void => {
-    if (word !== '') words.push(word);
-    word = '';
+  let start = -1; // where the current word began, or -1 between words
+  const endWord = (end: number): void => {
+    if (start >= 0 && end > start) words.push(text.slice(start, end));
+    start = -1;
   };
-  const endSegment = (nextOp: string): void => {
-    endWord();
+  const endSegment = (end: number, nextOp: string): void => {
+    endWord(end);
     if (words.length > 0) segments.push({ op, words });
     // A lone `)` between `... y)` and `| sh` must not hide the pipe that follows it.
     if (words.length > 0 || nextOp !== ')') op = nextOp;
     words = [];
   };
   for (let i = 0; i < text.length; i++) {
-    const ch = text.charAt(i);
-    if (!OPERATOR_CHARS.includes(ch)) {
-      if (ch === ' ' || ch === '\t' || ch === '\r') endWord();
-      else word += ch;
+    const code = text.charCodeAt(i);
+    const ch = code < 128 ? text.charAt(i) : '';
+    if (ch === '' || !OPERATOR_CHARS.includes(ch)) {
+      if (ch === ' ' || ch === '\t' || ch === '\r') endWord(i);
+      else if (start < 0) start = i;
       continue;
     }
+    const prev = i > 0 ? text.charAt(i - 1) : '';
     const next = text.charAt(i + 1);
-    // `>&` / `<&` / `&>` are redirections, not background operators.
-    if (ch === '&' && (word.endsWith('>') || word.endsWith('<') || next === '>')) {
-      word += ch;
+    // `>&` / `<&` / `&>` are redirections, not background operators: part of the word.
+    if (ch === '&' && (prev === '>' || prev === '<' || next === '>')) {
+      if (start < 0) start = i;
       continue;
     }
     if ((ch === '&' || ch === '|') && next === ch) {
-      endSegment(ch + ch);
+      endSegment(i, ch + ch);
       i++;
-    } else if (ch === '(' && word.endsWith('$')) {
+    } else if (ch === '(' && prev === '$' && start >= 0) {
       // `$(`: command substitution opens a new command, like `(`.
-      word = word.slice(0, -1);
-      endSegment('(');
+      endSegment(i - 1, '(');
     } else {
-      endSegment(ch === ')' ? ')' : ch);
+      endSegment(i, ch);
     }
   }
-  endSegment('');
+  endSegment(text.length, '');
   return segments;
 }
 
@@ -164,13 +165,18 @@ function isNumberLike(w: string): boolean {
 
 export const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'zsh', 'ksh', 'mksh', 'fish']);
 
+const INTERPRETERS = ['python', 'perl', 'ruby', 'php', 'node', 'nodejs', 'pwsh', 'lua'];
+
 /** `python3.11` -> `python`, `/usr/bin/perl5.36` -> `perl`: the interpreter family of a command. */
 export function interpreterOf(name: string): string | undefined {
-  const base = basename(name).toLowerCase();
+  const base = basename(name);
   if (SHELLS.has(base)) return 'sh';
-  for (const family of ['python', 'perl', 'ruby', 'php', 'node', 'nodejs', 'pwsh', 'lua']) {
-    if (base === family) return family;
-    if (base.startsWith(family) && isNumberLike(base.slice(family.length))) return family;
+  if (!'pPrRnNlL'.includes(base.charAt(0) || ' ')) return undefined;
+  const lower = base.toLowerCase();
+  if (SHELLS.has(lower)) return 'sh';
+  for (const family of INTERPRETERS) {
+    if (lower === family) return family;
+    if (lower.startsWith(family) && isNumberLike(lower.slice(family.length))) return family;
   }
   return undefined;
 }
