@@ -28,7 +28,22 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const HOST = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
 const MAX_REFERENCE = 4096;
 
+// A cluster runs thousands of pods from a few hundred images: parse each reference once. Bounded, and
+// emptied when full, so an attacker cycling unique names costs memory of at most the bound.
+const MAX_CACHED = 4096;
+const cache = new Map<string, ParsedImage>();
+
 export function parseImage(image: string): ParsedImage {
+  let parsed = cache.get(image);
+  if (parsed === undefined) {
+    parsed = parseUncached(image);
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(image, parsed);
+  }
+  return parsed;
+}
+
+function parseUncached(image: string): ParsedImage {
   if (image.length === 0) return { ok: false, message: 'image is empty' };
   if (image.length > MAX_REFERENCE) return { ok: false, message: 'image reference is too long' };
   let rest = image;

@@ -197,13 +197,21 @@ export interface ContainerRef {
 
 const GROUPS: readonly ContainerGroup[] = ['containers', 'initContainers', 'ephemeralContainers'];
 
+// Every rule of every policy walks the containers; a pod's list is built once and shared. Views are
+// never mutated after sanitizing, so the memo can't go stale; it dies with the view.
+const refsBySpec = new WeakMap<PodSpec, readonly ContainerRef[]>();
+
 /** Every container of the pod, init and ephemeral ones included: all rules look at all three. */
-export function allContainers(spec: PodSpec): ContainerRef[] {
+export function allContainers(spec: PodSpec): readonly ContainerRef[] {
+  let refs = refsBySpec.get(spec);
+  if (refs) return refs;
   const out: ContainerRef[] = [];
   for (const group of GROUPS) {
     spec[group].forEach((container, index) => {
       out.push({ container, group, index, path: `spec.${group}[${index}]` });
     });
   }
-  return out;
+  refs = Object.freeze(out);
+  refsBySpec.set(spec, refs);
+  return refs;
 }

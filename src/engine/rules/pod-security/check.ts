@@ -42,13 +42,21 @@ export interface ContainerCtx {
   scPath: string;
 }
 
-export function containers(pod: PodView): ContainerCtx[] {
-  return allContainers(pod.spec).map((ref) => ({
-    ref,
-    name: ref.container.name,
-    sc: ref.container.securityContext,
-    scPath: `${ref.path}.securityContext`,
-  }));
+// Nineteen checks walk the same containers; build their contexts once per pod view.
+const ctxBySpec = new WeakMap<object, readonly ContainerCtx[]>();
+
+export function containers(pod: PodView): readonly ContainerCtx[] {
+  let ctx = ctxBySpec.get(pod.spec);
+  if (!ctx) {
+    ctx = allContainers(pod.spec).map((ref) => ({
+      ref,
+      name: ref.container.name,
+      sc: ref.container.securityContext,
+      scPath: `${ref.path}.securityContext`,
+    }));
+    ctxBySpec.set(pod.spec, ctx);
+  }
+  return ctx;
 }
 
 /** A problem about one container: the message names it so it reads well on its own. */

@@ -4,7 +4,7 @@ import type { PodSecurityRule, PssLevel } from '../../../api/policy.ts';
 import type { PodView } from '../../pod.ts';
 import type { Finding } from '../../violation.ts';
 import { CAPABILITY_CHECKS } from './capabilities.ts';
-import type { PssCheck } from './check.ts';
+import type { PssCheck, VersionedCheck } from './check.ts';
 import { versionAt } from './check.ts';
 import { HOST_CHECKS } from './host.ts';
 import { KERNEL_CHECKS } from './kernel.ts';
@@ -85,6 +85,32 @@ export function activePssChecks(
   return candidates.filter((c) => !overridden.has(c.id));
 }
 
+interface PreparedCheck {
+  id: string;
+  rule: string;
+  impl: VersionedCheck;
+}
+
+// A handful of (level, version, exemptions) combinations exist across all policies: resolve each
+// once, not per pod.
+const prepared = new Map<string, readonly PreparedCheck[]>();
+
+function preparedChecks(rule: PodSecurityRule): readonly PreparedCheck[] {
+  const exemptList = Array.isArray(rule.exemptChecks) ? rule.exemptChecks : [];
+  const key = `${rule.level}|${rule.version}|${[...exemptList].sort().join(',')}`;
+  let checks = prepared.get(key);
+  if (checks) return checks;
+  const parsed = parsePssVersion(rule.version);
+  const minor = 'minor' in parsed ? parsed.minor : LATEST_PSS_MINOR;
+  const level: PssLevel = rule.level === 'restricted' ? 'restricted' : 'baseline';
+  checks = activePssChecks(level, minor, new Set(exemptList)).flatMap(({ id }) => {
+    const impl = versionAt(BY_ID.get(id) as PssCheck, minor);
+    return impl ? [{ id, rule: `pss.${id}`, impl }] : [];
+  });
+  if (prepared.size < 1024) prepared.set(key, checks);
+  return checks;
+}
+
 /**
  * The findings of the Pod Security Standards at `rule.level` (restricted includes baseline) with
  * the semantics of Kubernetes `rule.version`, skipping `rule.exemptChecks`. Never throws: a version
@@ -92,15 +118,10 @@ export function activePssChecks(
  * does), and a check that fails on an odd pod reports a finding instead of passing it.
  */
 export function checkPodSecurity(pod: PodView, rule: PodSecurityRule): Finding[] {
-  const parsed = parsePssVersion(rule.version);
-  const minor = 'minor' in parsed ? parsed.minor : LATEST_PSS_MINOR;
-  const level: PssLevel = rule.level === 'restricted' ? 'restricted' : 'baseline';
-  const exempt = new Set(Array.isArray(rule.exemptChecks) ? rule.exemptChecks : []);
   const findings: Finding[] = [];
-  for (const { id } of activePssChecks(level, minor, exempt)) {
-    const impl = versionAt(BY_ID.get(id) as PssCheck, minor);
+  for (const { id, rule: ruleId, impl } of preparedChecks(rule)) {
     try {
-      for (const p of impl?.check(pod) ?? []) findings.push({ rule: `pss.${id}`, ...p });
+      for (const p of impl.check(pod)) findings.push({ rule: ruleId, ...p });
     } catch {
       // Fail closed: an attacker must not be able to craft a pod that skips a check.
       findings.push({
