@@ -51,9 +51,11 @@ export function parsePolicy(raw: unknown): PolicyResult {
   }
   const specSchema = (policySchema as SchemaNode).properties?.spec;
   if (!specSchema) throw new Error('policy schema has no spec');
-  if (o.spec === undefined || o.spec === null)
+  if (o.spec === undefined || o.spec === null) {
     problems.push({ path: 'spec', message: 'Required value' });
-  const walked = walkSchema(specSchema, o.spec ?? {}, 'spec', problems) as PolicySpec;
+    return { ok: false, name, problems };
+  }
+  const walked = walkSchema(specSchema, o.spec, 'spec', problems) as PolicySpec;
   if (problems.length === 0) problems.push(...crossFieldProblems(walked));
   if (problems.length > 0) return { ok: false, name, problems };
 

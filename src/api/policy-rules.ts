@@ -60,6 +60,23 @@ export function crossFieldProblems(spec: PolicySpec): PolicyProblem[] {
       message: `rules must contain at least one rule block: ${RULE_BLOCKS.join(', ')}`,
     });
   }
+  const nonEmpty = (list: readonly unknown[] | undefined, path: string, what: string): void => {
+    if (list !== undefined && list.length === 0)
+      out.push({ path, message: `${what} must have at least one entry` });
+  };
+  nonEmpty(
+    spec.rules.commands?.deniedPatterns,
+    'spec.rules.commands.deniedPatterns',
+    'deniedPatterns',
+  );
+  nonEmpty(
+    spec.rules.schedule?.allowedWindows,
+    'spec.rules.schedule.allowedWindows',
+    'allowedWindows',
+  );
+  spec.rules.schedule?.allowedWindows.forEach((w, i) =>
+    nonEmpty(w.days, `spec.rules.schedule.allowedWindows[${i}].days`, 'days'),
+  );
   spec.rules.hostPaths?.denied.forEach((p, i) => {
     if (!p.startsWith('/'))
       out.push({
