@@ -29,6 +29,11 @@ export interface SafeRegex {
   test(input: string): boolean;
   /** The leftmost match, or undefined. Slower than `test`; call it once you know there is a match. */
   find(input: string): SafeMatch | undefined;
+  /**
+   * Lower-case ASCII text that every match holds, ignoring ASCII case, when the input is all ASCII
+   * (see requiredLiteral); undefined when the pattern has none we can prove.
+   */
+  readonly literal?: string;
 }
 
 export type CompileResult = { ok: true; regex: SafeRegex } | { ok: false; message: string };
@@ -59,10 +64,12 @@ function describe(err: unknown): string {
 
 class Re2Regex implements SafeRegex {
   readonly source: string;
+  readonly literal: string | undefined;
   readonly #re: RE2JS;
 
   constructor(source: string, re: RE2JS) {
     this.source = source;
+    this.literal = requiredLiteral(source);
     this.#re = re;
   }
 
@@ -75,6 +82,110 @@ class Re2Regex implements SafeRegex {
     if (!m.find()) return undefined;
     return { index: m.start(), text: m.group() ?? '' };
   }
+}
+
+// Characters that stand for themselves in RE2 syntax wherever they appear outside a class.
+const LITERAL = /^[A-Za-z0-9 _/:=,@%-]$/;
+// Escapes of one character that match no literal text of the run: `\s`, `\b`, `\.`, `\-`, ...
+const SIMPLE_ESCAPE = /^(?:[sSdDwWbBAzntrfva]|[!-/:-@[-`{-~])$/;
+const REPEAT = /^\{[0-9]+(?:,[0-9]*)?\}/;
+const FLAG_GROUP = /^\(\?[imsU-]*\)/;
+
+/**
+ * The longest run of literal characters that every match of `pattern` must contain, lower-cased,
+ * or undefined. A prefilter for text that can't match: deliberately conservative, it reads only
+ * the top level of a pattern without `|`, drops a character a `?`, `*` or `{` makes optional, and
+ * gives up on any syntax it doesn't fully model (`\Q`, `\x`, `\p`, octal escapes, odd braces).
+ * Under `(?i)` RE2 folds `k` and `s` to non-ASCII letters too, so the literal is only a valid test
+ * of text that is all ASCII; the caller must match other text without it.
+ */
+export function requiredLiteral(pattern: string): string | undefined {
+  let best = '';
+  let run = '';
+  let depth = 0;
+  const end = (): void => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern.charAt(i);
+    if (depth === 0 && LITERAL.test(ch)) {
+      run += ch;
+      continue;
+    }
+    switch (ch) {
+      case '(': {
+        // A flag group like `(?i)` is no atom: a quantifier after it applies to what came before.
+        const flags = FLAG_GROUP.exec(pattern.slice(i, i + 16));
+        if (flags) {
+          i += flags[0].length - 1;
+          break;
+        }
+        end();
+        depth++;
+        break;
+      }
+      case ')':
+        end();
+        if (--depth < 0) return undefined;
+        break;
+      case '|':
+        if (depth === 0) return undefined;
+        break;
+      case '?':
+      case '*':
+        run = run.slice(0, -1); // the quantified character is optional
+        end();
+        break;
+      case '{': {
+        const m = REPEAT.exec(pattern.slice(i, i + 32));
+        if (!m) return undefined;
+        run = run.slice(0, -1);
+        end();
+        i += m[0].length - 1;
+        break;
+      }
+      case '\\': {
+        end();
+        const next = pattern.charAt(i + 1);
+        if (!SIMPLE_ESCAPE.test(next)) return undefined;
+        i++;
+        break;
+      }
+      case '[': {
+        end();
+        const close = classEnd(pattern, i);
+        if (close < 0) return undefined;
+        i = close;
+        break;
+      }
+      case '+':
+        // `x+y` always holds `xy`; a quantifier that follows (`x+?`, `x+(?s)*`) drops the `x`.
+        break;
+      default:
+        end(); // `.`, `^`, `$` and anything unmodelled end the run
+    }
+  }
+  end();
+  return best === '' ? undefined : best.toLowerCase();
+}
+
+/** Index of the `]` closing the class opened at `open`, or -1. */
+function classEnd(pattern: string, open: number): number {
+  let i = open + 1;
+  if (pattern.charAt(i) === '^') i++;
+  if (pattern.charAt(i) === ']') i++; // a leading `]` is literal
+  for (; i < pattern.length; i++) {
+    const ch = pattern.charAt(i);
+    if (ch === ']') return i;
+    if (ch === '\\') i++;
+    else if (ch === '[' && pattern.charAt(i + 1) === ':') {
+      const named = pattern.indexOf(':]', i + 2);
+      if (named < 0) return -1;
+      i = named + 1;
+    }
+  }
+  return -1;
 }
 
 /** Compiles a user or built-in pattern; problems come back as a message, never as an exception. */

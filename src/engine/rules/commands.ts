@@ -5,6 +5,7 @@
 import { allContainers, type Container, type Handler, type PodView } from '../pod.ts';
 import type { SafeRegex } from '../safe-regex.ts';
 import type { Finding } from '../violation.ts';
+import { TokenGate } from './indicators/idiom.ts';
 import { excerpt } from './indicators/shell-text.ts';
 
 /** A deniedPatterns entry compiled once, when the policy is loaded (see compileSafeRegex). */
@@ -19,47 +20,115 @@ export function commandLine(words: readonly string[]): string {
   return words.join(' ');
 }
 
-function handlers(c: Container): [string, Handler | undefined][] {
-  return [
-    ['livenessProbe', c.livenessProbe],
-    ['readinessProbe', c.readinessProbe],
-    ['startupProbe', c.startupProbe],
-    ['lifecycle.postStart', c.lifecycle?.postStart],
-    ['lifecycle.preStop', c.lifecycle?.preStop],
-  ];
+/**
+ * Which patterns a text could match, from one pass over it: each pattern with a required literal
+ * (SafeRegex.literal) gets a bit, set when the literal occurs. A pattern without a bit always runs.
+ */
+interface PatternGate {
+  gate: TokenGate | undefined;
+  bits: number[];
+}
+
+const gates = new WeakMap<readonly CompiledPattern[], PatternGate>();
+
+function gateOf(patterns: readonly CompiledPattern[]): PatternGate {
+  let g = gates.get(patterns);
+  if (g) return g;
+  const groups: string[][] = [];
+  const bits = patterns.map((p) => {
+    const lit = p.regex.literal;
+    if (lit === undefined || groups.length >= 31) return 0;
+    groups.push([lit]);
+    return 1 << (groups.length - 1);
+  });
+  g = { gate: groups.length > 0 ? new TokenGate(groups) : undefined, bits };
+  gates.set(patterns, g);
+  return g;
+}
+
+/** Index of the first pattern matching `text`, or -1. */
+function firstMatch(patterns: readonly CompiledPattern[], g: PatternGate, text: string): number {
+  // Non-ASCII text (-1: every bit set) skips the gate: `(?i)s` also matches U+017F.
+  const mask = g.gate === undefined ? -1 : g.gate.scanAscii(text);
+  for (let i = 0; i < patterns.length; i++) {
+    const bit = g.bits[i] as number;
+    if (bit !== 0 && (mask & bit) === 0) continue; // its literal is absent: it can't match
+    if ((patterns[i] as CompiledPattern).regex.test(text)) return i;
+  }
+  return -1;
+}
+
+/** Command then args joined, without building the concatenated word list. */
+function containerLine(c: Container): string {
+  if (c.args.length === 0) return commandLine(c.command);
+  if (c.command.length === 0) return commandLine(c.args);
+  return `${commandLine(c.command)} ${commandLine(c.args)}`;
 }
 
 /** One finding per container and place (command line, each exec handler) for the first pattern that matches. */
 export function checkCommands(pod: PodView, patterns: readonly CompiledPattern[]): Finding[] {
   const out: Finding[] = [];
-  if (patterns.length === 0) return out;
-  for (const { container: c, path } of allContainers(pod.spec)) {
-    const places: [string, string][] = [];
-    if (c.command.length + c.args.length > 0) {
-      const text = commandLine([...c.command, ...c.args]);
-      places.push([c.command.length > 0 ? 'command' : 'args', text]);
-    }
-    for (const [name, h] of handlers(c)) {
-      if (h?.exec && h.exec.length > 0) places.push([`${name}.exec.command`, commandLine(h.exec)]);
-    }
-    for (const [place, text] of places) {
-      const i = patterns.findIndex((p) => p.regex.test(text));
-      const p = patterns[i];
-      if (!p) continue;
-      const onCommandLine = place === 'command' || place === 'args';
-      // Name the field the match is in: args when the pattern matches them alone.
-      const field =
-        place === 'command' && c.args.length > 0 && p.regex.test(commandLine(c.args))
-          ? 'args'
-          : place;
-      const m = p.regex.find(text);
-      out.push({
-        rule: 'command.denied',
-        container: c.name,
-        path: `${path}.${field}`,
-        message: `${onCommandLine ? 'command line' : place} matches deniedPatterns[${i}] ${excerpt(p.source)}: ${excerpt(m?.text ?? '')}`,
-      });
-    }
-  }
+  commandsInto(pod, patterns, out);
   return out;
+}
+
+/** checkCommands appending to `out`. */
+export function commandsInto(
+  pod: PodView,
+  patterns: readonly CompiledPattern[],
+  out: Finding[],
+): void {
+  if (patterns.length === 0) return;
+  const g = gateOf(patterns);
+  for (const { container: c, path } of allContainers(pod.spec)) {
+    if (c.command.length + c.args.length > 0) {
+      const place = c.command.length > 0 ? 'command' : 'args';
+      const text = containerLine(c);
+      const i = firstMatch(patterns, g, text);
+      if (i >= 0) denied(out, patterns, i, c, path, place, text);
+    }
+    handler(out, patterns, g, c, path, 'livenessProbe', c.livenessProbe);
+    handler(out, patterns, g, c, path, 'readinessProbe', c.readinessProbe);
+    handler(out, patterns, g, c, path, 'startupProbe', c.startupProbe);
+    handler(out, patterns, g, c, path, 'lifecycle.postStart', c.lifecycle?.postStart);
+    handler(out, patterns, g, c, path, 'lifecycle.preStop', c.lifecycle?.preStop);
+  }
+}
+
+function handler(
+  out: Finding[],
+  patterns: readonly CompiledPattern[],
+  g: PatternGate,
+  c: Container,
+  path: string,
+  name: string,
+  h: Handler | undefined,
+): void {
+  if (!h?.exec || h.exec.length === 0) return;
+  const text = commandLine(h.exec);
+  const i = firstMatch(patterns, g, text);
+  if (i >= 0) denied(out, patterns, i, c, path, `${name}.exec.command`, text);
+}
+
+function denied(
+  out: Finding[],
+  patterns: readonly CompiledPattern[],
+  i: number,
+  c: Container,
+  path: string,
+  place: string,
+  text: string,
+): void {
+  const p = patterns[i] as CompiledPattern;
+  const onCommandLine = place === 'command' || place === 'args';
+  // Name the field the match is in: args when the pattern matches them alone.
+  const field =
+    place === 'command' && c.args.length > 0 && p.regex.test(commandLine(c.args)) ? 'args' : place;
+  const m = p.regex.find(text);
+  out.push({
+    rule: 'command.denied',
+    container: c.name,
+    path: `${path}.${field}`,
+    message: `${onCommandLine ? 'command line' : place} matches deniedPatterns[${i}] ${excerpt(p.source)}: ${excerpt(m?.text ?? '')}`,
+  });
 }

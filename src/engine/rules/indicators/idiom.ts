@@ -108,6 +108,23 @@ export class TokenGate {
     }
     return mask;
   }
+
+  /** `scan`, or -1 as soon as `text` holds a non-ASCII character. */
+  scanAscii(text: string): number {
+    const cls = this.#cls;
+    const width = this.#width;
+    const next = this.#next;
+    const out = this.#out;
+    let s = 0;
+    let mask = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= ASCII) return -1;
+      s = next[s * width + (cls[c] as number)] as number;
+      mask |= out[s] as number;
+    }
+    return mask;
+  }
 }
 
 interface Idiom {
