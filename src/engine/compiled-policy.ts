@@ -5,7 +5,13 @@ import type { Policy, PolicyProblem } from '../api/policy.ts';
 import { compileGlob, type Glob } from './glob.ts';
 import type { CompiledImagesRule } from './rules/images.ts';
 import type { CompiledPattern } from './rules/commands.ts';
-import { PSS_CHECK_IDS, parsePssVersion } from './rules/pod-security/index.ts';
+import { hostPathList } from './rules/host-paths.ts';
+import {
+  PSS_CHECK_IDS,
+  parsePssVersion,
+  preparePodSecurity,
+  type PreparedCheck,
+} from './rules/pod-security/index.ts';
 import { compileWindow, type CompiledWindow } from './rules/schedule-window.ts';
 import { compileSafeRegex } from './safe-regex.ts';
 import { ruleInfo } from './catalog.ts';
@@ -19,6 +25,10 @@ export interface CompiledPolicy {
   images?: CompiledImagesRule;
   patterns: CompiledPattern[];
   windows: CompiledWindow[];
+  /** The Pod Security Standards checks `rules.podSecurity` runs, resolved once. */
+  podSecurity?: readonly PreparedCheck[];
+  /** The cleaned protected paths of `rules.hostPaths`. */
+  hostPaths?: readonly string[];
 }
 
 export type CompileResult =
@@ -81,6 +91,8 @@ export function compilePolicy(policy: Policy): CompileResult {
         : undefined,
       patterns,
       windows,
+      podSecurity: pss ? preparePodSecurity(pss) : undefined,
+      hostPaths: rules.hostPaths ? hostPathList(rules.hostPaths) : undefined,
     },
   };
 }

@@ -5,12 +5,12 @@ import { ruleInfo } from './catalog.ts';
 import type { CompiledPolicy } from './compiled-policy.ts';
 import { policyApplies } from './match.ts';
 import type { PodView } from './pod.ts';
-import { checkCommands } from './rules/commands.ts';
-import { checkHostPaths } from './rules/host-paths.ts';
-import { checkImages } from './rules/images.ts';
-import { checkIndicators } from './rules/indicators.ts';
+import { commandsInto } from './rules/commands.ts';
+import { hostPathList, hostPathsInto } from './rules/host-paths.ts';
+import { imagesInto } from './rules/images.ts';
+import { indicatorsInto } from './rules/indicators.ts';
 import { checkOwnership } from './rules/ownership.ts';
-import { checkPodSecurity } from './rules/pod-security/index.ts';
+import { podSecurityInto, preparePodSecurity } from './rules/pod-security/index.ts';
 import { checkScheduleWindow } from './rules/schedule-window.ts';
 import { checkScheduling } from './rules/scheduling.ts';
 import type { Evaluation, Finding, RuleError, Violation } from './violation.ts';
@@ -22,18 +22,17 @@ export interface EvaluationContext {
   truncated?: readonly string[];
 }
 
-function findings(c: CompiledPolicy, pod: PodView, now: Date): Finding[] {
+/** Appends the findings of one policy's rules to `out`, in a fixed rule order. */
+function findings(c: CompiledPolicy, pod: PodView, now: Date, out: Finding[]): void {
   const r = c.policy.spec.rules;
-  const out: Finding[] = [];
-  if (r.podSecurity) out.push(...checkPodSecurity(pod, r.podSecurity));
-  if (c.images) out.push(...checkImages(pod, c.images));
-  if (r.hostPaths) out.push(...checkHostPaths(pod, r.hostPaths));
-  if (r.indicators?.enabled) out.push(...checkIndicators(pod));
-  if (c.patterns.length > 0) out.push(...checkCommands(pod, c.patterns));
-  if (r.scheduling) out.push(...checkScheduling(pod, r.scheduling));
-  if (r.ownership) out.push(...checkOwnership(pod, r.ownership));
-  if (c.windows.length > 0) out.push(...checkScheduleWindow(pod, c.windows, now));
-  return out;
+  if (r.podSecurity) podSecurityInto(pod, c.podSecurity ?? preparePodSecurity(r.podSecurity), out);
+  if (c.images) imagesInto(pod, c.images, out);
+  if (r.hostPaths) hostPathsInto(pod, c.hostPaths ?? hostPathList(r.hostPaths), out);
+  if (r.indicators?.enabled) indicatorsInto(pod, out);
+  if (c.patterns.length > 0) commandsInto(pod, c.patterns, out);
+  if (r.scheduling) for (const f of checkScheduling(pod, r.scheduling)) out.push(f);
+  if (r.ownership) for (const f of checkOwnership(pod, r.ownership)) out.push(f);
+  if (c.windows.length > 0) for (const f of checkScheduleWindow(pod, c.windows, now)) out.push(f);
 }
 
 /** Rewrites a pod-rooted path to where the field lives in the source (a Deployment's template, say). */
@@ -52,6 +51,8 @@ export function evaluate(
 ): Evaluation {
   const violations: Violation[] = [];
   const errors: RuleError[] = [];
+  // One scratch list for every policy's findings; a policy whose rules throw contributes none.
+  const found: Finding[] = [];
   for (const c of policies) {
     if (!policyApplies(c, pod, ctx.namespaceLabels)) continue;
     const name = c.policy.name;
@@ -62,9 +63,9 @@ export function evaluate(
         message: `${sourcePath(pod, t)} exceeds the engine's size bound; only its first part was judged`,
       });
     }
-    let found: Finding[];
+    found.length = 0;
     try {
-      found = findings(c, pod, ctx.now);
+      findings(c, pod, ctx.now, found);
     } catch (err) {
       // A bug in one rule must not hide the other policies' verdicts; it surfaces as data.
       errors.push({

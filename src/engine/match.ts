@@ -13,7 +13,12 @@ export function policyApplies(
   const { match, exclude } = c.policy.spec;
   const ns = pod.metadata.namespace;
   if (!anyGlob(c.namespaces, ns) || anyGlob(c.excludeNamespaces, ns)) return false;
-  if (!selectorMatches(match.namespaceSelector, withNameLabel(namespaceLabels, ns))) return false;
+  // Only a selector reads the labels: most policies have none, and then no label map is built.
+  if (
+    match.namespaceSelector &&
+    !selectorMatches(match.namespaceSelector, withNameLabel(namespaceLabels, ns))
+  )
+    return false;
   if (!selectorMatches(match.podSelector, pod.metadata.labels)) return false;
   // An empty exclude selector exempts nothing: "exclude everything" is never what a user means.
   return !isExempt(c, pod, !selectsAll(exclude.podSelector));

@@ -193,9 +193,33 @@ export interface ContainerRef {
   index: number;
   /** Path of this container from the pod root: `spec.initContainers[1]`. */
   path: string;
+  /** `container.name`, `container.securityContext` and its path: what the PSS checks read. */
+  name: string;
+  sc: SecurityContext | undefined;
+  /** `spec.initContainers[1].securityContext` */
+  scPath: string;
 }
 
 const GROUPS: readonly ContainerGroup[] = ['containers', 'initContainers', 'ephemeralContainers'];
+
+// The same few hundred path strings serve every pod: build each once, not per container per view.
+// Bounded by the sanitizer's list bound; a longer hand-built list just builds the rest each time.
+const PATHS: Record<ContainerGroup, [string, string][]> = {
+  containers: [],
+  initContainers: [],
+  ephemeralContainers: [],
+};
+
+function paths(group: ContainerGroup, index: number): [string, string] {
+  const table = PATHS[group];
+  let p = table[index];
+  if (p === undefined) {
+    const path = `spec.${group}[${index}]`;
+    p = [path, `${path}.securityContext`];
+    if (index < 1024) table[index] = p;
+  }
+  return p;
+}
 
 // Every rule of every policy walks the containers; a pod's list is built once and shared. Views are
 // never mutated after sanitizing, so the memo can't go stale; it dies with the view.
@@ -207,9 +231,20 @@ export function allContainers(spec: PodSpec): readonly ContainerRef[] {
   if (refs) return refs;
   const out: ContainerRef[] = [];
   for (const group of GROUPS) {
-    spec[group].forEach((container, index) => {
-      out.push({ container, group, index, path: `spec.${group}[${index}]` });
-    });
+    const list = spec[group];
+    for (let index = 0; index < list.length; index++) {
+      const container = list[index] as Container;
+      const [path, scPath] = paths(group, index);
+      out.push({
+        container,
+        group,
+        index,
+        path,
+        name: container.name,
+        sc: container.securityContext,
+        scPath,
+      });
+    }
   }
   refs = Object.freeze(out);
   refsBySpec.set(spec, refs);

@@ -1,6 +1,6 @@
 import type { HostPathsRule } from '../../api/policy.ts';
 import { clip } from '../image-ref.ts';
-import type { PodView } from '../pod.ts';
+import type { PodView, Volume } from '../pod.ts';
 import type { Finding } from '../violation.ts';
 
 /**
@@ -51,14 +51,23 @@ function exposure(mount: string, protectedPath: string): string | undefined {
   return undefined;
 }
 
+/** The protected paths of a rule, cleaned: compiled once per policy (see compiled-policy.ts). */
+export function hostPathList(rule: HostPathsRule): readonly string[] {
+  return [...(rule.denySensitive ? SENSITIVE_HOST_PATHS : ['/']), ...rule.denied.map(cleanPath)];
+}
+
 export function checkHostPaths(pod: PodView, rule: HostPathsRule): Finding[] {
-  const lists = [
-    ...(rule.denySensitive ? SENSITIVE_HOST_PATHS : ['/']),
-    ...rule.denied.map(cleanPath),
-  ];
   const out: Finding[] = [];
-  pod.spec.volumes.forEach((v, i) => {
-    if (!v.hostPath) return;
+  hostPathsInto(pod, hostPathList(rule), out);
+  return out;
+}
+
+/** checkHostPaths with the rule's list already built, appending to `out`. */
+export function hostPathsInto(pod: PodView, lists: readonly string[], out: Finding[]): void {
+  const volumes = pod.spec.volumes;
+  for (let i = 0; i < volumes.length; i++) {
+    const v = volumes[i] as Volume;
+    if (!v.hostPath) continue;
     const mount = cleanPath(v.hostPath.path);
     for (const p of lists) {
       const why = exposure(mount, p);
@@ -68,9 +77,8 @@ export function checkHostPaths(pod: PodView, rule: HostPathsRule): Finding[] {
           path: `spec.volumes[${i}].hostPath.path`,
           message: `volume "${clip(v.name)}" mounts host path ${clip(mount)}, which ${why}`,
         });
-        return;
+        break;
       }
     }
-  });
-  return out;
+  }
 }

@@ -11,17 +11,28 @@ export interface CompiledImagesRule {
 
 /** image.registry, image.denied, image.latestTag, image.digest, judged on normalised references. */
 export function checkImages(pod: PodView, rule: CompiledImagesRule): Finding[] {
-  const { settings } = rule;
   const out: Finding[] = [];
+  imagesInto(pod, rule, out);
+  return out;
+}
+
+function allowedRegistry(normalized: string, prefixes: readonly string[]): boolean {
+  for (const p of prefixes) if (hasAllowedPrefix(normalized, p)) return true;
+  return false;
+}
+
+/** checkImages appending to `out`. Paths and messages are built only for a finding. */
+export function imagesInto(pod: PodView, rule: CompiledImagesRule, out: Finding[]): void {
+  const { settings } = rule;
+  const registries = settings.allowedRegistries;
   for (const { container, path } of allContainers(pod.spec)) {
-    const at = `${path}.image`;
-    const base = { container: container.name, path: at };
     const parsed = parseImage(container.image);
     if (!parsed.ok) {
       // An unparseable reference can't be shown to be in an allowed registry.
-      if (settings.allowedRegistries.length > 0) {
+      if (registries.length > 0) {
         out.push({
-          ...base,
+          container: container.name,
+          path: `${path}.image`,
           rule: 'image.registry',
           message: `image "${clip(container.image)}" can't be parsed: ${parsed.message}`,
         });
@@ -29,12 +40,10 @@ export function checkImages(pod: PodView, rule: CompiledImagesRule): Finding[] {
       continue;
     }
     const { normalized, tag, digest } = parsed.ref;
-    if (
-      settings.allowedRegistries.length > 0 &&
-      !settings.allowedRegistries.some((p) => hasAllowedPrefix(normalized, p))
-    ) {
+    if (registries.length > 0 && !allowedRegistry(normalized, registries)) {
       out.push({
-        ...base,
+        container: container.name,
+        path: `${path}.image`,
         rule: 'image.registry',
         message: `image ${clip(normalized)} is not from an allowed registry`,
       });
@@ -42,7 +51,8 @@ export function checkImages(pod: PodView, rule: CompiledImagesRule): Finding[] {
     if (anyGlob(rule.denied, normalized)) {
       const g = rule.denied.find((d) => d.matches(normalized));
       out.push({
-        ...base,
+        container: container.name,
+        path: `${path}.image`,
         rule: 'image.denied',
         message: `image ${clip(normalized)} matches denied image "${g?.source}"`,
       });
@@ -54,20 +64,21 @@ export function checkImages(pod: PodView, rule: CompiledImagesRule): Finding[] {
       (tag === undefined || tag === 'latest')
     ) {
       out.push({
-        ...base,
+        container: container.name,
+        path: `${path}.image`,
         rule: 'image.latestTag',
         message: `image ${clip(normalized)} ${tag === undefined ? 'has no tag (latest)' : 'uses the latest tag'}`,
       });
     }
     if (settings.requireDigest && digest === undefined) {
       out.push({
-        ...base,
+        container: container.name,
+        path: `${path}.image`,
         rule: 'image.digest',
         message: `image ${clip(normalized)} is not pinned by digest`,
       });
     }
   }
-  return out;
 }
 
 /** All images of the pod, normalised where they parse; for `exclude.images`. */

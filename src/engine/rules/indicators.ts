@@ -38,47 +38,77 @@ function prepare(words: readonly string[]): string | undefined {
   return words.length === 0 ? undefined : normalizeCommand(words.join(' '));
 }
 
-function handlers(c: Container): [string, Handler | undefined][] {
-  return [
-    ['livenessProbe', c.livenessProbe],
-    ['readinessProbe', c.readinessProbe],
-    ['startupProbe', c.startupProbe],
-    ['lifecycle.postStart', c.lifecycle?.postStart],
-    ['lifecycle.preStop', c.lifecycle?.preStop],
-  ];
+/** prepare(command ++ args), without building the concatenated word list. */
+function prepareLine(c: Container): string | undefined {
+  if (c.args.length === 0) return prepare(c.command);
+  if (c.command.length === 0) return prepare(c.args);
+  return normalizeCommand(`${c.command.join(' ')} ${c.args.join(' ')}`);
+}
+
+/** A place a container runs commands from, whose text some family could match. */
+interface Place {
+  field: string;
+  where: string;
+  text: string;
+  mask: number;
+}
+
+/** Appends the exec handler `name` to `places` when its text could match a family. */
+function handlerPlace(
+  places: Place[] | undefined,
+  name: string,
+  h: Handler | undefined,
+): Place[] | undefined {
+  const text = h?.exec === undefined ? undefined : prepare(h.exec);
+  if (text === undefined) return places;
+  const mask = FAMILIES.scan(text);
+  if (mask !== 0)
+    (places ??= []).push({ field: `${name}.exec.command`, where: ` in ${name}`, text, mask });
+  return places;
+}
+
+function add(
+  out: Finding[],
+  ref: ContainerRef,
+  rule: string,
+  field: string,
+  message: string,
+): void {
+  out.push({ rule, container: ref.container.name, path: `${ref.path}.${field}`, message });
 }
 
 function checkContainer(ref: ContainerRef, out: Finding[]): void {
   const c = ref.container;
-  const add = (rule: string, field: string, message: string): void => {
-    out.push({ rule, container: c.name, path: `${ref.path}.${field}`, message });
-  };
 
   const image = c.image === '' ? undefined : detectMinerImage(c.image);
-  if (image) add('indicator.miner', 'image', `crypto miner: ${image.label} ${image.evidence}`);
+  if (image)
+    add(out, ref, 'indicator.miner', 'image', `crypto miner: ${image.label} ${image.evidence}`);
 
   const cwd = c.workingDir === undefined ? undefined : procFdPath(c.workingDir);
   if (cwd !== undefined) {
     add(
+      out,
+      ref,
       'indicator.procFdWorkingDir',
       'workingDir',
       `workingDir ${excerpt(c.workingDir ?? '')} resolves to ${excerpt(cwd)}, under a process's fd directory (runc fd leak, CVE-2024-21626)`,
     );
   }
 
-  // Each place a container runs commands from, with the families its text could match.
-  const places: { field: string; where: string; text: string; mask: number }[] = [];
-  const cmdline = prepare([...c.command, ...c.args]);
+  // Each place a container runs commands from, with the families its text could match; most
+  // containers have none, and then nothing is allocated.
+  let places: Place[] | undefined;
+  const cmdline = prepareLine(c);
   if (cmdline !== undefined) {
-    places.push({ field: '', where: '', text: cmdline, mask: FAMILIES.scan(cmdline) });
+    const mask = FAMILIES.scan(cmdline);
+    if (mask !== 0) places = [{ field: '', where: '', text: cmdline, mask }];
   }
-  for (const [name, h] of handlers(c)) {
-    const text = h?.exec === undefined ? undefined : prepare(h.exec);
-    if (text === undefined) continue;
-    const mask = FAMILIES.scan(text);
-    if (mask !== 0)
-      places.push({ field: `${name}.exec.command`, where: ` in ${name}`, text, mask });
-  }
+  places = handlerPlace(places, 'livenessProbe', c.livenessProbe);
+  places = handlerPlace(places, 'readinessProbe', c.readinessProbe);
+  places = handlerPlace(places, 'startupProbe', c.startupProbe);
+  places = handlerPlace(places, 'lifecycle.postStart', c.lifecycle?.postStart);
+  places = handlerPlace(places, 'lifecycle.preStop', c.lifecycle?.preStop);
+  if (places === undefined) return;
   for (const r of TEXT_RULES) {
     for (const p of places) {
       const found = (p.mask & r.bit) === 0 ? undefined : r.detect(p.text);
@@ -90,7 +120,7 @@ function checkContainer(ref: ContainerRef, out: Finding[]): void {
         const inArgs = c.command.length === 0 || (args !== undefined && r.detect(args));
         field = inArgs ? 'args' : 'command';
       }
-      add(r.rule, field, `${r.what}${p.where}: ${found.label}: ${found.evidence}`);
+      add(out, ref, r.rule, field, `${r.what}${p.where}: ${found.label}: ${found.evidence}`);
     }
   }
 }
@@ -98,6 +128,11 @@ function checkContainer(ref: ContainerRef, out: Finding[]): void {
 /** Findings of the built-in indicators for every container (init and ephemeral included). */
 export function checkIndicators(pod: PodView): Finding[] {
   const out: Finding[] = [];
-  for (const ref of allContainers(pod.spec)) checkContainer(ref, out);
+  indicatorsInto(pod, out);
   return out;
+}
+
+/** checkIndicators appending to `out`. */
+export function indicatorsInto(pod: PodView, out: Finding[]): void {
+  for (const ref of allContainers(pod.spec)) checkContainer(ref, out);
 }

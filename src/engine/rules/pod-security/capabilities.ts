@@ -3,7 +3,7 @@
 // check from 1.22 on.
 import type { PodView } from '../../pod.ts';
 import type { Problem, PssCheck } from './check.ts';
-import { containerProblem, containers, isWindowsPod, quote } from './check.ts';
+import { NONE, containerProblem, containers, isWindowsPod, quote } from './check.ts';
 
 // The default capability set of container runtimes: adding these changes nothing.
 const BASELINE_ALLOWED = new Set([
@@ -27,13 +27,26 @@ function list(values: string[]): string {
   return values.length > 16 ? `${shown}, …` : shown;
 }
 
+/** The added capabilities `allowed` refuses, or undefined when there are none (the usual case). */
+function refused(
+  add: readonly string[] | undefined,
+  allowed: (cap: string) => boolean,
+): string[] | undefined {
+  if (add === undefined) return undefined;
+  for (const cap of add) if (!allowed(cap)) return add.filter((c) => !allowed(c));
+  return undefined;
+}
+
+const baselineAllowed = (cap: string): boolean => BASELINE_ALLOWED.has(cap);
+const restrictedAllowed = (cap: string): boolean => cap === 'NET_BIND_SERVICE';
+
 function capabilitiesBaseline(pod: PodView): Problem[] {
-  const out: Problem[] = [];
+  let out: Problem[] | undefined;
   for (const c of containers(pod)) {
     // Exact, case-sensitive names, as upstream compares them.
-    const bad = (c.sc?.capabilities?.add ?? []).filter((cap) => !BASELINE_ALLOWED.has(cap));
-    if (bad.length > 0)
-      out.push(
+    const bad = refused(c.sc?.capabilities?.add, baselineAllowed);
+    if (bad !== undefined)
+      (out ??= []).push(
         containerProblem(
           c,
           'capabilities.add',
@@ -41,24 +54,24 @@ function capabilitiesBaseline(pod: PodView): Problem[] {
         ),
       );
   }
-  return out;
+  return out ?? NONE;
 }
 
 function capabilitiesRestricted(pod: PodView): Problem[] {
-  const out: Problem[] = [];
+  let out: Problem[] | undefined;
   for (const c of containers(pod)) {
     const caps = c.sc?.capabilities;
-    if (!(caps?.drop ?? []).includes('ALL'))
-      out.push(
+    if (caps?.drop === undefined || !caps.drop.includes('ALL'))
+      (out ??= []).push(
         containerProblem(
           c,
           'capabilities.drop',
           'must set securityContext.capabilities.drop=["ALL"]',
         ),
       );
-    const bad = (caps?.add ?? []).filter((cap) => cap !== 'NET_BIND_SERVICE');
-    if (bad.length > 0)
-      out.push(
+    const bad = refused(caps?.add, restrictedAllowed);
+    if (bad !== undefined)
+      (out ??= []).push(
         containerProblem(
           c,
           'capabilities.add',
@@ -66,12 +79,12 @@ function capabilitiesRestricted(pod: PodView): Problem[] {
         ),
       );
   }
-  return out;
+  return out ?? NONE;
 }
 
 // The API server refuses capabilities on Windows pods, so upstream stops requiring drop ALL there.
 function capabilitiesRestrictedNotWindows(pod: PodView): Problem[] {
-  return isWindowsPod(pod) ? [] : capabilitiesRestricted(pod);
+  return isWindowsPod(pod) ? NONE : capabilitiesRestricted(pod);
 }
 
 export const CAPABILITY_CHECKS: readonly PssCheck[] = [

@@ -2,7 +2,7 @@
 // common. Each check mirrors one upstream `k8s.io/pod-security-admission` check: an ID, the level
 // it belongs to, and the implementations it had over time, each valid from a Kubernetes minor on.
 import type { PssLevel } from '../../../api/policy.ts';
-import type { ContainerRef, PodView, SecurityContext } from '../../pod.ts';
+import type { ContainerRef, PodView } from '../../pod.ts';
 import { allContainers } from '../../pod.ts';
 import type { Finding } from '../../violation.ts';
 
@@ -33,30 +33,18 @@ export function versionAt(check: PssCheck, minor: number): VersionedCheck | unde
   return found;
 }
 
+/**
+ * What a check returns when it finds nothing, which is nearly always: one shared, frozen array, so a
+ * clean pod costs the nineteen checks no allocation. Callers only read check results.
+ */
+export const NONE: Problem[] = Object.freeze([]) as unknown as Problem[];
+
 /** A container with its securityContext, for checks that walk every container. */
-export interface ContainerCtx {
-  ref: ContainerRef;
-  name: string;
-  sc: SecurityContext | undefined;
-  /** `spec.containers[0].securityContext` */
-  scPath: string;
-}
+export type ContainerCtx = ContainerRef;
 
-// Nineteen checks walk the same containers; build their contexts once per pod view.
-const ctxBySpec = new WeakMap<object, readonly ContainerCtx[]>();
-
+/** The pod's containers, shared by all nineteen checks (and the other rule families). */
 export function containers(pod: PodView): readonly ContainerCtx[] {
-  let ctx = ctxBySpec.get(pod.spec);
-  if (!ctx) {
-    ctx = allContainers(pod.spec).map((ref) => ({
-      ref,
-      name: ref.container.name,
-      sc: ref.container.securityContext,
-      scPath: `${ref.path}.securityContext`,
-    }));
-    ctxBySpec.set(pod.spec, ctx);
-  }
-  return ctx;
+  return allContainers(pod.spec);
 }
 
 /** A problem about one container: the message names it so it reads well on its own. */

@@ -4,7 +4,7 @@ import type { PodSecurityRule, PssLevel } from '../../../api/policy.ts';
 import type { PodView } from '../../pod.ts';
 import type { Finding } from '../../violation.ts';
 import { CAPABILITY_CHECKS } from './capabilities.ts';
-import type { PssCheck, VersionedCheck } from './check.ts';
+import type { Problem, PssCheck, VersionedCheck } from './check.ts';
 import { versionAt } from './check.ts';
 import { HOST_CHECKS } from './host.ts';
 import { KERNEL_CHECKS } from './kernel.ts';
@@ -85,7 +85,7 @@ export function activePssChecks(
   return candidates.filter((c) => !overridden.has(c.id));
 }
 
-interface PreparedCheck {
+export interface PreparedCheck {
   id: string;
   rule: string;
   impl: VersionedCheck;
@@ -95,7 +95,8 @@ interface PreparedCheck {
 // once, not per pod.
 const prepared = new Map<string, readonly PreparedCheck[]>();
 
-function preparedChecks(rule: PodSecurityRule): readonly PreparedCheck[] {
+/** The checks a rule runs, resolved; compiled policies hold the result so evaluation skips this. */
+export function preparePodSecurity(rule: PodSecurityRule): readonly PreparedCheck[] {
   const exemptList = Array.isArray(rule.exemptChecks) ? rule.exemptChecks : [];
   const key = `${rule.level}|${rule.version}|${[...exemptList].sort().join(',')}`;
   let checks = prepared.get(key);
@@ -119,17 +120,30 @@ function preparedChecks(rule: PodSecurityRule): readonly PreparedCheck[] {
  */
 export function checkPodSecurity(pod: PodView, rule: PodSecurityRule): Finding[] {
   const findings: Finding[] = [];
-  for (const { id, rule: ruleId, impl } of preparedChecks(rule)) {
+  podSecurityInto(pod, preparePodSecurity(rule), findings);
+  return findings;
+}
+
+/** checkPodSecurity with the checks already resolved, appending to `out`. */
+export function podSecurityInto(
+  pod: PodView,
+  checks: readonly PreparedCheck[],
+  out: Finding[],
+): void {
+  for (let i = 0; i < checks.length; i++) {
+    const { id, rule: ruleId, impl } = checks[i] as PreparedCheck;
+    let problems: Problem[];
     try {
-      for (const p of impl.check(pod)) findings.push({ rule: ruleId, ...p });
+      problems = impl.check(pod);
     } catch {
       // Fail closed: an attacker must not be able to craft a pod that skips a check.
-      findings.push({
+      out.push({
         rule: `pss.${id}`,
         path: 'spec',
         message: `the ${id} check could not read this pod; it is treated as failing`,
       });
+      continue;
     }
+    for (const p of problems) out.push({ rule: ruleId, ...p });
   }
-  return findings;
 }

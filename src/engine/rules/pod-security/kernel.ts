@@ -1,24 +1,28 @@
 // Checks on what a pod may change in the kernel's view: /proc masking (procMount) and sysctls.
-import type { PodView } from '../../pod.ts';
+import type { PodView, Sysctl } from '../../pod.ts';
 import type { Problem, PssCheck } from './check.ts';
-import { containerProblem, containers, inUserNamespace, quote } from './check.ts';
+import { NONE, containerProblem, containers, inUserNamespace, quote } from './check.ts';
 
 // Unset and "Default" keep the runtime's /proc masks; anything else (Unmasked) removes them.
 function procMountMasked(pod: PodView): Problem[] {
-  return containers(pod)
-    .filter((c) => c.sc?.procMount !== undefined && c.sc.procMount !== 'Default')
-    .map((c) =>
-      containerProblem(
-        c,
-        'procMount',
-        `must not set securityContext.procMount to ${quote(c.sc?.procMount)}`,
-      ),
-    );
+  let out: Problem[] | undefined;
+  for (const c of containers(pod)) {
+    const procMount = c.sc?.procMount;
+    if (procMount !== undefined && procMount !== 'Default')
+      (out ??= []).push(
+        containerProblem(
+          c,
+          'procMount',
+          `must not set securityContext.procMount to ${quote(procMount)}`,
+        ),
+      );
+  }
+  return out ?? NONE;
 }
 
 // From 1.35 baseline lets pods in a user namespace unmask /proc: root there is not root on the node.
 function procMountBaseline135(pod: PodView): Problem[] {
-  return inUserNamespace(pod) ? [] : procMountMasked(pod);
+  return inUserNamespace(pod) ? NONE : procMountMasked(pod);
 }
 
 // Sysctls upstream deems namespaced and isolated from other pods, by the minor that allowed them.
@@ -42,15 +46,18 @@ const SYSCTLS_1_32 = [...SYSCTLS_1_29, 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem']
 function sysctls(allowedList: readonly string[]) {
   const allowed = new Set(allowedList);
   return (pod: PodView): Problem[] => {
-    const out: Problem[] = [];
-    (pod.spec.securityContext?.sysctls ?? []).forEach((s, i) => {
+    const list = pod.spec.securityContext?.sysctls;
+    if (list === undefined) return NONE;
+    let out: Problem[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as Sysctl;
       if (!allowed.has(s.name))
-        out.push({
+        (out ??= []).push({
           path: `spec.securityContext.sysctls[${i}].name`,
           message: `pod must not set the sysctl ${quote(s.name)}`,
         });
-    });
-    return out;
+    }
+    return out ?? NONE;
   };
 }
 

@@ -2,7 +2,7 @@
 // SELinux options. Both may be set on the pod and on each container; every setter is judged.
 import type { AppArmorProfile, PodView, SELinuxOptions } from '../../pod.ts';
 import type { Problem, PssCheck } from './check.ts';
-import { containerProblem, containers, quote } from './check.ts';
+import { NONE, containerProblem, containers, quote } from './check.ts';
 
 const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
 const APPARMOR_TYPES = new Set(['RuntimeDefault', 'Localhost']);
@@ -19,39 +19,49 @@ function badAppArmor(p: AppArmorProfile | undefined): boolean {
 
 // Every minor checks both the field and the annotation: the annotation still took effect on
 // older kubelets, so upstream never stopped looking at it.
+const appArmorMessage = (t: string | undefined) =>
+  `must not set AppArmor profile type ${quote(t)} (allowed: RuntimeDefault, Localhost)`;
+
 function appArmorProfile(pod: PodView): Problem[] {
-  const out: Problem[] = [];
-  const msg = (t: string | undefined) =>
-    `must not set AppArmor profile type ${quote(t)} (allowed: RuntimeDefault, Localhost)`;
+  let out: Problem[] | undefined;
   const podProfile = pod.spec.securityContext?.appArmorProfile;
   if (badAppArmor(podProfile))
-    out.push({
+    (out ??= []).push({
       path: 'spec.securityContext.appArmorProfile.type',
-      message: `pod ${msg(podProfile?.type)}`,
+      message: `pod ${appArmorMessage(podProfile?.type)}`,
     });
   for (const c of containers(pod)) {
     if (badAppArmor(c.sc?.appArmorProfile))
-      out.push(containerProblem(c, 'appArmorProfile.type', msg(c.sc?.appArmorProfile?.type)));
+      (out ??= []).push(
+        containerProblem(c, 'appArmorProfile.type', appArmorMessage(c.sc?.appArmorProfile?.type)),
+      );
   }
-  for (const [key, value] of Object.entries(pod.metadata.annotations)) {
-    if (!key.startsWith(APPARMOR_ANNOTATION_PREFIX) || appArmorAnnotationAllowed(value)) continue;
-    out.push({
+  const annotations = pod.metadata.annotations;
+  // for-in with an own-property test visits what Object.entries would, in the same order, without
+  // building the pairs.
+  for (const key in annotations) {
+    if (!Object.hasOwn(annotations, key) || !key.startsWith(APPARMOR_ANNOTATION_PREFIX)) continue;
+    const value = annotations[key] as string;
+    if (appArmorAnnotationAllowed(value)) continue;
+    (out ??= []).push({
       container: key.slice(APPARMOR_ANNOTATION_PREFIX.length),
       path: `metadata.annotations[${key}]`,
       message: `annotation ${quote(key)} must not set AppArmor profile ${quote(value)} (allowed: runtime/default, localhost/*)`,
     });
   }
-  return out;
+  return out ?? NONE;
 }
 
 const SELINUX_TYPES_1_0 = ['', 'container_t', 'container_init_t', 'container_kvm_t'];
 const SELINUX_TYPES_1_31 = [...SELINUX_TYPES_1_0, 'container_engine_t'];
 
+const NO_SELINUX_PROBLEMS: readonly { field: string; message: string }[] = Object.freeze([]);
+
 function seLinuxProblems(
   opts: SELinuxOptions | undefined,
   allowedTypes: ReadonlySet<string>,
-): { field: string; message: string }[] {
-  if (!opts) return [];
+): readonly { field: string; message: string }[] {
+  if (!opts) return NO_SELINUX_PROBLEMS;
   const out: { field: string; message: string }[] = [];
   const type = opts.type ?? '';
   if (!allowedTypes.has(type))
@@ -75,14 +85,15 @@ function seLinuxProblems(
 function seLinuxOptions(allowed: readonly string[]) {
   const allowedTypes = new Set(allowed);
   return (pod: PodView): Problem[] => {
-    const out: Problem[] = [];
+    let out: Problem[] | undefined;
     for (const p of seLinuxProblems(pod.spec.securityContext?.seLinuxOptions, allowedTypes))
-      out.push({ path: `spec.securityContext.${p.field}`, message: `pod ${p.message}` });
+      (out ??= []).push({ path: `spec.securityContext.${p.field}`, message: `pod ${p.message}` });
     for (const c of containers(pod)) {
-      for (const p of seLinuxProblems(c.sc?.seLinuxOptions, allowedTypes))
-        out.push(containerProblem(c, p.field, p.message));
+      if (c.sc?.seLinuxOptions === undefined) continue;
+      for (const p of seLinuxProblems(c.sc.seLinuxOptions, allowedTypes))
+        (out ??= []).push(containerProblem(c, p.field, p.message));
     }
-    return out;
+    return out ?? NONE;
   };
 }
 

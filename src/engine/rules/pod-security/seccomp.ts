@@ -2,7 +2,7 @@
 // securityContext field from 1.19); restricted also requires a profile on every container.
 import type { PodView, SeccompProfile } from '../../pod.ts';
 import type { Problem, PssCheck } from './check.ts';
-import { containerProblem, containers, isWindowsPod, quote } from './check.ts';
+import { NONE, containerProblem, containers, isWindowsPod, quote } from './check.ts';
 
 const POD_ANNOTATION = 'seccomp.security.alpha.kubernetes.io/pod';
 const CONTAINER_ANNOTATION_PREFIX = 'container.seccomp.security.alpha.kubernetes.io/';
@@ -45,32 +45,35 @@ const explicitMessage = (t: string | undefined) =>
   `must not set securityContext.seccompProfile.type to ${quote(t)} (allowed: RuntimeDefault, Localhost)`;
 
 /** Pod and containers that set a forbidden type (Unconfined, or a profile without a type). */
-function explicitlyBad(pod: PodView): Problem[] {
-  const out: Problem[] = [];
+function explicitlyBadInto(pod: PodView, out: Problem[] | undefined): Problem[] | undefined {
   const podProfile = pod.spec.securityContext?.seccompProfile;
   if (badSeccomp(podProfile))
-    out.push({
+    (out ??= []).push({
       path: 'spec.securityContext.seccompProfile.type',
       message: `pod ${explicitMessage(podProfile?.type)}`,
     });
   for (const c of containers(pod)) {
     if (badSeccomp(c.sc?.seccompProfile))
-      out.push(
+      (out ??= []).push(
         containerProblem(c, 'seccompProfile.type', explicitMessage(c.sc?.seccompProfile?.type)),
       );
   }
   return out;
 }
 
+function explicitlyBad(pod: PodView): Problem[] {
+  return explicitlyBadInto(pod, undefined) ?? NONE;
+}
+
 // Restricted: a container without its own profile inherits the pod's, which must then be a good one.
 function seccompRestricted(pod: PodView): Problem[] {
-  const out = explicitlyBad(pod);
+  let out = explicitlyBadInto(pod, undefined);
   const podProfile = pod.spec.securityContext?.seccompProfile;
   const podCovers = podProfile !== undefined && !badSeccomp(podProfile);
-  if (podCovers) return out;
+  if (podCovers) return out ?? NONE;
   for (const c of containers(pod)) {
     if (c.sc?.seccompProfile === undefined)
-      out.push(
+      (out ??= []).push(
         containerProblem(
           c,
           'seccompProfile.type',
@@ -78,12 +81,12 @@ function seccompRestricted(pod: PodView): Problem[] {
         ),
       );
   }
-  return out;
+  return out ?? NONE;
 }
 
 // Windows has no seccomp, and the API server refuses the field on Windows pods.
 function seccompRestrictedNotWindows(pod: PodView): Problem[] {
-  return isWindowsPod(pod) ? [] : seccompRestricted(pod);
+  return isWindowsPod(pod) ? NONE : seccompRestricted(pod);
 }
 
 export const SECCOMP_CHECKS: readonly PssCheck[] = [
