@@ -15,6 +15,8 @@ if [[ "${1:-}" == "--print" ]]; then
   exit 0
 fi
 
+# CI shells may not have the Go installation's bin directory on PATH.
+command -v go >/dev/null || { [[ -x /usr/local/go/bin/go ]] && PATH="$PATH:/usr/local/go/bin"; }
 command -v go >/dev/null || die "the go command is needed to build the control plane (or set DEPLOYGUARD_CLUSTER_BIN_DIR)"
 
 # Build flags as the upstream release builds use them: static, trimmed, stripped.

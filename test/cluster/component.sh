@@ -52,6 +52,7 @@ component_args() { # name -> prints one argument per line
         --service-account-signing-key-file="$P/sa.key" \
         --service-cluster-ip-range=10.96.0.0/16 \
         --endpoint-reconciler-type=none \
+        --shutdown-watch-termination-grace-period=3s \
         --requestheader-client-ca-file="$P/front-proxy-ca.crt" \
         --requestheader-allowed-names=front-proxy-client \
         --requestheader-username-headers=X-Remote-User \

@@ -78,6 +78,12 @@ stop_component() { # name: TERM, then KILL after 15 s; by recorded pid only
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
   fi
+  # An exited process stays a zombie until its parent (init, once up.sh's shell is gone) reaps
+  # it; it holds no port or memory then, but give the reaper a moment so process lists are clean.
+  for ((i = 0; i < 50; i++)); do
+    [[ -d "/proc/$pid" ]] || break
+    sleep 0.1
+  done
   rm -f "$CLUSTER_DIR/pids/$name.pid"
   log "stopped $name (pid $pid)"
 }

@@ -36,12 +36,20 @@ export interface RunOptions {
 }
 
 /** Runs a program and collects its output; rejects on a non-zero exit unless allowFail. */
-export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: repoRoot,
       env: opts.env ?? process.env,
-      stdio: ['pipe', opts.inheritOutput ? 'inherit' : 'pipe', opts.inheritOutput ? 'inherit' : 'pipe'],
+      stdio: [
+        'pipe',
+        opts.inheritOutput ? 'inherit' : 'pipe',
+        opts.inheritOutput ? 'inherit' : 'pipe',
+      ],
     });
     let stdout = '';
     let stderr = '';
@@ -116,8 +124,12 @@ export async function clusterReady(): Promise<boolean> {
  */
 export async function ensureCluster(): Promise<{ started: boolean }> {
   if (await clusterReady()) return { started: false };
-  await run('bash', [join(clusterScripts, 'up.sh')], { inheritOutput: true, timeoutMs: 80 * 60_000 });
-  if (!(await clusterReady())) throw new Error('cluster-up finished but the API server is not ready');
+  await run('bash', [join(clusterScripts, 'up.sh')], {
+    inheritOutput: true,
+    timeoutMs: 80 * 60_000,
+  });
+  if (!(await clusterReady()))
+    throw new Error('cluster-up finished but the API server is not ready');
   return { started: true };
 }
 
@@ -208,7 +220,12 @@ export async function serviceAccountKubeconfig(
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'deployguard-test', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
+    clusters: [
+      {
+        name: 'deployguard-test',
+        cluster: { server: cluster.server, 'certificate-authority-data': ca },
+      },
+    ],
     users: [{ name: user, user: { token } }],
     contexts: [{ name: user, context: { cluster: 'deployguard-test', user, namespace } }],
     'current-context': user,

@@ -28,12 +28,22 @@ describe('smoke: ContainerDeploymentPolicy CRD', function () {
   });
 
   after(async () => {
-    await kubectl(['delete', 'cdp', '-l', 'deployguard.dev/test=true', '--ignore-not-found'], { allowFail: true });
+    await kubectl(['delete', 'cdp', '-l', 'deployguard.dev/test=true', '--ignore-not-found'], {
+      allowFail: true,
+    });
   });
 
   it('is served as a cluster-scoped resource with its short names', async () => {
-    const out = await kubectl(['api-resources', '--api-group=deployguard.dev', '-o', 'wide', '--no-headers']);
-    expect(out.stdout).to.match(/^containerdeploymentpolicies\s+cdp,cdps\s+deployguard\.dev\/v1alpha1\s+false\s+ContainerDeploymentPolicy/m);
+    const out = await kubectl([
+      'api-resources',
+      '--api-group=deployguard.dev',
+      '-o',
+      'wide',
+      '--no-headers',
+    ]);
+    expect(out.stdout).to.match(
+      /^containerdeploymentpolicies\s+cdp,cdps\s+deployguard\.dev\/v1alpha1\s+false\s+ContainerDeploymentPolicy/m,
+    );
   });
 
   it('accepts a well-formed policy', async () => {
@@ -47,7 +57,10 @@ describe('smoke: ContainerDeploymentPolicy CRD', function () {
 
   it('rejects a malformed policy and names the field', async () => {
     const r = await kubectl(['apply', '-f', '-'], {
-      input: policy(`smoke-bogus-${suffix}`, { mode: 'Bogus', rules: { podSecurity: { level: 'restricted' } } }),
+      input: policy(`smoke-bogus-${suffix}`, {
+        mode: 'Bogus',
+        rules: { podSecurity: { level: 'restricted' } },
+      }),
       allowFail: true,
     });
     expect(r.code).to.not.equal(0);

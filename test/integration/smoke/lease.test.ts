@@ -10,7 +10,12 @@ import { freshNamespace, kubectl, loadKubeConfig } from '../cluster.ts';
 
 interface Lease {
   metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    renewTime?: string;
+    acquireTime?: string;
+  };
 }
 
 /** RFC 3339 with microseconds, as metav1.MicroTime serialises. */
@@ -42,7 +47,10 @@ describe('smoke: Lease', () => {
     const renewed = JSON.parse(
       (
         await kubectl(['replace', '-o', 'json', '-f', '-'], {
-          input: JSON.stringify({ ...created, spec: { ...created.spec, renewTime: microTime(t1) } }),
+          input: JSON.stringify({
+            ...created,
+            spec: { ...created.spec, renewTime: microTime(t1) },
+          }),
         })
       ).stdout,
     ) as Lease;

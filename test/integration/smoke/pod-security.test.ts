@@ -3,7 +3,11 @@
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
 
-function pod(name: string, securityContext: Record<string, unknown>, podSecurityContext = {}): string {
+function pod(
+  name: string,
+  securityContext: Record<string, unknown>,
+  podSecurityContext = {},
+): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -17,7 +21,9 @@ function pod(name: string, securityContext: Record<string, unknown>, podSecurity
 
 describe('smoke: Pod Security Admission', () => {
   it('refuses a privileged pod in a namespace enforcing restricted', async () => {
-    const ns = await freshNamespace('dg-psa', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    const ns = await freshNamespace('dg-psa', {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
     const r = await kubectl(['create', '-n', ns, '-f', '-'], {
       input: pod('escape', { privileged: true }),
       allowFail: true,
@@ -28,7 +34,9 @@ describe('smoke: Pod Security Admission', () => {
   });
 
   it('admits a pod that meets restricted, and it runs', async () => {
-    const ns = await freshNamespace('dg-psa', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    const ns = await freshNamespace('dg-psa', {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
     await kubectl(['create', '-n', ns, '-f', '-'], {
       input: pod(
         'good',
@@ -44,6 +52,8 @@ describe('smoke: Pod Security Admission', () => {
 
   it('allows the same privileged pod in an unlabelled namespace', async () => {
     const ns = await freshNamespace('dg-psa-off');
-    await kubectl(['create', '-n', ns, '-f', '-'], { input: pod('privileged', { privileged: true }) });
+    await kubectl(['create', '-n', ns, '-f', '-'], {
+      input: pod('privileged', { privileged: true }),
+    });
   });
 });

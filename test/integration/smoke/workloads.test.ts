@@ -8,12 +8,19 @@ const running = (p: V1Pod): boolean =>
   p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp;
 
 describe('smoke: workloads on kwok nodes', () => {
-  const kc = loadKubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
+  // Created in before(): the kubeconfig exists only once the root hook has started the cluster.
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  before(() => {
+    const kc = loadKubeConfig();
+    core = kc.makeApiClient(CoreV1Api);
+    apps = kc.makeApiClient(AppsV1Api);
+  });
 
   async function runningPods(namespace: string): Promise<V1Pod[]> {
-    return (await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.filter(running);
+    return (await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.filter(
+      running,
+    );
   }
 
   it("runs a Deployment's pods on worker nodes and recreates a deleted one", async () => {
