@@ -21,6 +21,33 @@ function allowedRegistry(normalized: string, prefixes: readonly string[]): boole
   return false;
 }
 
+interface Verdict {
+  allowed: boolean;
+  denied: Glob | undefined;
+}
+
+// Pods of one workload share their images: judge each normalised reference once per rule. Bounded
+// like parseImage's cache, and tied to the compiled rule's lifetime.
+const MAX_VERDICTS = 4096;
+const verdicts = new WeakMap<CompiledImagesRule, Map<string, Verdict>>();
+
+function verdict(rule: CompiledImagesRule, normalized: string): Verdict {
+  let cache = verdicts.get(rule);
+  if (cache === undefined) verdicts.set(rule, (cache = new Map()));
+  let v = cache.get(normalized);
+  if (v === undefined) {
+    v = {
+      allowed: allowedRegistry(normalized, rule.settings.allowedRegistries),
+      denied: anyGlob(rule.denied, normalized)
+        ? rule.denied.find((d) => d.matches(normalized))
+        : undefined,
+    };
+    if (cache.size >= MAX_VERDICTS) cache.clear();
+    cache.set(normalized, v);
+  }
+  return v;
+}
+
 /** checkImages appending to `out`. Paths and messages are built only for a finding. */
 export function imagesInto(pod: PodView, rule: CompiledImagesRule, out: Finding[]): void {
   const { settings } = rule;
@@ -40,7 +67,8 @@ export function imagesInto(pod: PodView, rule: CompiledImagesRule, out: Finding[
       continue;
     }
     const { normalized, tag, digest } = parsed.ref;
-    if (registries.length > 0 && !allowedRegistry(normalized, registries)) {
+    const v = verdict(rule, normalized);
+    if (registries.length > 0 && !v.allowed) {
       out.push({
         container: container.name,
         path: `${path}.image`,
@@ -48,8 +76,8 @@ export function imagesInto(pod: PodView, rule: CompiledImagesRule, out: Finding[
         message: `image ${clip(normalized)} is not from an allowed registry`,
       });
     }
-    if (anyGlob(rule.denied, normalized)) {
-      const g = rule.denied.find((d) => d.matches(normalized));
+    if (v.denied !== undefined) {
+      const g = v.denied;
       out.push({
         container: container.name,
         path: `${path}.image`,
