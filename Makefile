@@ -54,8 +54,8 @@ test: build lint test-unit test-integration ## Everything CI runs, from a fresh 
 .PHONY: demo
 demo: build ## Judge the example attack manifests offline (exit 1 = violations found, as expected)
 	@echo '$$ deployguard evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml'
-	@$(DEPLOYGUARD) evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml; \
-	  code=$$?; if [ $$code -ne 1 ]; then echo "expected exit 1 (violations), got $$code" >&2; exit 1; fi
+	@code=0; $(DEPLOYGUARD) evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml || code=$$?; \
+	  if [ $$code -ne 1 ]; then echo "expected exit 1 (violations), got $$code" >&2; exit 1; fi
 
 .PHONY: bench
 bench: deps ## Engine micro-benchmark (pod evaluations per second on one core)
