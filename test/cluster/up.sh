@@ -37,8 +37,10 @@ fi
 "$CLUSTER_SRC/build.sh"
 command -v openssl >/dev/null || die "openssl is needed to make the cluster's certificates"
 
-on_error() {
+up_ok=0
+on_exit() {
   local rc=$?
+  ((up_ok)) && return 0
   log "cluster-up failed (exit $rc)"
   local f
   for f in "$CLUSTER_DIR"/logs/*.log; do
@@ -53,7 +55,9 @@ on_error() {
   fi
   exit "$rc"
 }
-trap on_error ERR
+# On any failure (including die and interrupts), show the logs and stop what was started.
+trap on_exit EXIT
+trap 'exit 130' INT TERM
 
 mkdir -p "$CLUSTER_DIR"/{pki,logs,pids,data,bin}
 chmod 700 "$CLUSTER_DIR"
@@ -236,6 +240,6 @@ running="$(kubectl -n "$NS" get pods -o jsonpath='{range .items[*]}{.status.phas
 [[ "$running" == "Running Running " ]] || die "check pods are not Running: $running"
 kubectl delete namespace "$NS" --wait=false >/dev/null
 
-trap - ERR
+up_ok=1
 log "cluster up in $((SECONDS - start))s: Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION"
 log "  kubeconfig: $CLUSTER_DIR/kubeconfig   kubectl: $CLUSTER_DIR/bin/kubectl   API server: https://127.0.0.1:$API_PORT"
