@@ -221,14 +221,16 @@ function paths(group: ContainerGroup, index: number): [string, string] {
   return p;
 }
 
-// Every rule of every policy walks the containers; a pod's list is built once and shared. Views are
-// never mutated after sanitizing, so the memo can't go stale; it dies with the view.
-const refsBySpec = new WeakMap<PodSpec, readonly ContainerRef[]>();
+// Every rule of every policy walks the containers: the list of the spec judged last is kept, so one
+// evaluation builds it once. One entry, not a WeakMap keyed by every view: a fresh view per watch
+// event made each evaluation pay for a WeakMap entry (and the GC for its ephemeron). Views are never
+// mutated after sanitizing, so the memo can't go stale.
+let lastSpec: PodSpec | undefined;
+let lastRefs: readonly ContainerRef[] = [];
 
 /** Every container of the pod, init and ephemeral ones included: all rules look at all three. */
 export function allContainers(spec: PodSpec): readonly ContainerRef[] {
-  let refs = refsBySpec.get(spec);
-  if (refs) return refs;
+  if (spec === lastSpec) return lastRefs;
   const out: ContainerRef[] = [];
   for (const group of GROUPS) {
     const list = spec[group];
@@ -246,7 +248,7 @@ export function allContainers(spec: PodSpec): readonly ContainerRef[] {
       });
     }
   }
-  refs = Object.freeze(out);
-  refsBySpec.set(spec, refs);
-  return refs;
+  lastSpec = spec;
+  lastRefs = Object.freeze(out);
+  return lastRefs;
 }
