@@ -46,23 +46,33 @@ function gateOf(patterns: readonly CompiledPattern[]): PatternGate {
   return g;
 }
 
-/** Index of the first pattern matching `text`, or -1. */
-function firstMatch(patterns: readonly CompiledPattern[], g: PatternGate, text: string): number {
-  // Non-ASCII text (-1: every bit set) skips the gate: `(?i)s` also matches U+017F.
-  const mask = g.gate === undefined ? -1 : g.gate.scanAscii(text);
+/** Index of the first pattern matching `[...first, ...second].join(' ')`, or -1. */
+function firstMatch(
+  patterns: readonly CompiledPattern[],
+  g: PatternGate,
+  first: readonly string[],
+  second: readonly string[],
+): number {
+  // Non-ASCII text (-1: every bit set) skips the gate: `(?i)s` also matches U+017F. The words are
+  // scanned where they lie: the text is built only when some pattern has to run.
+  const mask = g.gate === undefined ? -1 : g.gate.scanWords(first, second, true, false);
+  let text: string | undefined;
   for (let i = 0; i < patterns.length; i++) {
     const bit = g.bits[i] as number;
     if (bit !== 0 && (mask & bit) === 0) continue; // its literal is absent: it can't match
+    text ??= joined(first, second);
     if ((patterns[i] as CompiledPattern).regex.test(text)) return i;
   }
   return -1;
 }
 
+const NO_WORDS: readonly string[] = [];
+
 /** Command then args joined, without building the concatenated word list. */
-function containerLine(c: Container): string {
-  if (c.args.length === 0) return commandLine(c.command);
-  if (c.command.length === 0) return commandLine(c.args);
-  return `${commandLine(c.command)} ${commandLine(c.args)}`;
+function joined(first: readonly string[], second: readonly string[]): string {
+  if (second.length === 0) return commandLine(first);
+  if (first.length === 0) return commandLine(second);
+  return `${commandLine(first)} ${commandLine(second)}`;
 }
 
 /** One finding per container and place (command line, each exec handler) for the first pattern that matches. */
@@ -83,9 +93,8 @@ export function commandsInto(
   for (const { container: c, path } of allContainers(pod.spec)) {
     if (c.command.length + c.args.length > 0) {
       const place = c.command.length > 0 ? 'command' : 'args';
-      const text = containerLine(c);
-      const i = firstMatch(patterns, g, text);
-      if (i >= 0) denied(out, patterns, i, c, path, place, text);
+      const i = firstMatch(patterns, g, c.command, c.args);
+      if (i >= 0) denied(out, patterns, i, c, path, place, joined(c.command, c.args));
     }
     handler(out, patterns, g, c, path, 'livenessProbe', c.livenessProbe);
     handler(out, patterns, g, c, path, 'readinessProbe', c.readinessProbe);
@@ -105,9 +114,8 @@ function handler(
   h: Handler | undefined,
 ): void {
   if (!h?.exec || h.exec.length === 0) return;
-  const text = commandLine(h.exec);
-  const i = firstMatch(patterns, g, text);
-  if (i >= 0) denied(out, patterns, i, c, path, `${name}.exec.command`, text);
+  const i = firstMatch(patterns, g, h.exec, NO_WORDS);
+  if (i >= 0) denied(out, patterns, i, c, path, `${name}.exec.command`, commandLine(h.exec));
 }
 
 function denied(

@@ -53,17 +53,27 @@ interface Place {
   mask: number;
 }
 
+const NO_WORDS: readonly string[] = [];
+
+/** Which families `[...first, ...second].join(' ')`, normalised, could match; from the words. */
+function familiesOf(first: readonly string[], second: readonly string[]): number {
+  const mask = FAMILIES.scanWords(first, second, false, true);
+  if (mask !== -2) return mask;
+  // `$IFS` rewriting moves token boundaries: scan the normalised text itself.
+  return FAMILIES.scan(normalizeCommand([...first, ...second].join(' ')));
+}
+
 /** Appends the exec handler `name` to `places` when its text could match a family. */
 function handlerPlace(
   places: Place[] | undefined,
   name: string,
   h: Handler | undefined,
 ): Place[] | undefined {
-  const text = h?.exec === undefined ? undefined : prepare(h.exec);
-  if (text === undefined) return places;
-  const mask = FAMILIES.scan(text);
-  if (mask !== 0)
-    (places ??= []).push({ field: `${name}.exec.command`, where: ` in ${name}`, text, mask });
+  if (h?.exec === undefined || h.exec.length === 0) return places;
+  const mask = familiesOf(h.exec, NO_WORDS);
+  if (mask === 0) return places;
+  const text = prepare(h.exec) as string;
+  (places ??= []).push({ field: `${name}.exec.command`, where: ` in ${name}`, text, mask });
   return places;
 }
 
@@ -98,10 +108,10 @@ function checkContainer(ref: ContainerRef, out: Finding[]): void {
   // Each place a container runs commands from, with the families its text could match; most
   // containers have none, and then nothing is allocated.
   let places: Place[] | undefined;
-  const cmdline = prepareLine(c);
-  if (cmdline !== undefined) {
-    const mask = FAMILIES.scan(cmdline);
-    if (mask !== 0) places = [{ field: '', where: '', text: cmdline, mask }];
+  // The words are scanned where they lie; a text is built only for a place some family could match.
+  if (c.command.length + c.args.length > 0) {
+    const mask = familiesOf(c.command, c.args);
+    if (mask !== 0) places = [{ field: '', where: '', text: prepareLine(c) as string, mask }];
   }
   places = handlerPlace(places, 'livenessProbe', c.livenessProbe);
   places = handlerPlace(places, 'readinessProbe', c.readinessProbe);

@@ -125,6 +125,49 @@ export class TokenGate {
     }
     return mask;
   }
+
+  /**
+   * `scan` (or with `ascii`, `scanAscii`) of `[...first, ...second].join(' ')`, without building
+   * the text: most command lines match no token, and joining them cost more than scanning. With
+   * `unquoted`, the text scanned is the one normalizeCommand makes: quotes and backslashes are
+   * skipped as it drops them; a word holding `IFS` (which it rewrites) gives -2 and the caller
+   * must normalise the text itself.
+   */
+  scanWords(
+    first: readonly string[],
+    second: readonly string[],
+    ascii: boolean,
+    unquoted: boolean,
+  ): number {
+    const cls = this.#cls;
+    const width = this.#width;
+    const next = this.#next;
+    const out = this.#out;
+    const space = cls[32] as number;
+    let s = 0;
+    let mask = 0;
+    const n = first.length + second.length;
+    for (let w = 0; w < n; w++) {
+      const word = (w < first.length ? first[w] : second[w - first.length]) as string;
+      if (w > 0) {
+        s = next[s * width + space] as number;
+        mask |= out[s] as number;
+      }
+      if (unquoted && word.includes('IFS')) return -2;
+      for (let i = 0; i < word.length; i++) {
+        const c = word.charCodeAt(i);
+        if (c >= ASCII) {
+          if (ascii) return -1;
+          s = 0;
+          continue;
+        }
+        if (unquoted && (c === 39 || c === 34 || c === 92)) continue; // ', ", backslash
+        s = next[s * width + (cls[c] as number)] as number;
+        mask |= out[s] as number;
+      }
+    }
+    return mask;
+  }
 }
 
 interface Idiom {
