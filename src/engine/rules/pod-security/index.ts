@@ -1,13 +1,14 @@
 // The Pod Security Standards rule family: Kubernetes' own pod-security-admission checks, at a level
 // and a Kubernetes minor, as deployguard findings (`pss.<checkID>`). Pure: no I/O, no clock.
 import type { PodSecurityRule, PssLevel } from '../../../api/policy.ts';
-import type { PodView } from '../../pod.ts';
+import { allContainers, type PodView } from '../../pod.ts';
 import type { Finding } from '../../violation.ts';
 import { CAPABILITY_CHECKS } from './capabilities.ts';
 import type { Problem, PssCheck, VersionedCheck } from './check.ts';
 import { versionAt } from './check.ts';
 import { HOST_CHECKS } from './host.ts';
 import { KERNEL_CHECKS } from './kernel.ts';
+import { gateOf, podFlags, skippable, type PssGate } from './prefilter.ts';
 import { PROFILE_CHECKS } from './profiles.ts';
 import { SECCOMP_CHECKS } from './seccomp.ts';
 import { USER_CHECKS } from './users.ts';
@@ -89,6 +90,8 @@ export interface PreparedCheck {
   id: string;
   rule: string;
   impl: VersionedCheck;
+  /** When the check can be skipped (see prefilter.ts); undefined: it always runs. */
+  gate: PssGate | undefined;
 }
 
 // A handful of (level, version, exemptions) combinations exist across all policies: resolve each
@@ -106,7 +109,7 @@ export function preparePodSecurity(rule: PodSecurityRule): readonly PreparedChec
   const level: PssLevel = rule.level === 'restricted' ? 'restricted' : 'baseline';
   checks = activePssChecks(level, minor, new Set(exemptList)).flatMap(({ id }) => {
     const impl = versionAt(BY_ID.get(id) as PssCheck, minor);
-    return impl ? [{ id, rule: `pss.${id}`, impl }] : [];
+    return impl ? [{ id, rule: `pss.${id}`, impl, gate: gateOf(id) }] : [];
   });
   if (prepared.size < 1024) prepared.set(key, checks);
   return checks;
@@ -129,9 +132,20 @@ export function podSecurityInto(
   pod: PodView,
   checks: readonly PreparedCheck[],
   out: Finding[],
+  prefilter = true,
 ): void {
+  // -1: every check runs (asked for, or the pod is too odd even to read its flags).
+  let flags = -1;
+  if (prefilter) {
+    try {
+      flags = podFlags(allContainers(pod.spec));
+    } catch {
+      flags = -1;
+    }
+  }
   for (let i = 0; i < checks.length; i++) {
-    const { id, rule: ruleId, impl } = checks[i] as PreparedCheck;
+    const { id, rule: ruleId, impl, gate } = checks[i] as PreparedCheck;
+    if (flags !== -1 && gate !== undefined && skippable(gate, flags, pod)) continue;
     let problems: Problem[];
     try {
       problems = impl.check(pod);
