@@ -1,21 +1,13 @@
 // What the CRD's CEL rules (x-kubernetes-validations in schema.ts) say, for input that never passed
 // an API server: the CLI's files, and objects stored before a CRD upgrade. Keep each check here in
-// step with its CEL twin; test/unit/api/parse.test.ts exercises both sides with the same cases.
+// step with its CEL twin: test/fixtures/invalid-policies.ts is one table of malformed policies that
+// test/unit/api/parse.test.ts runs through this parser and test/integration/policy-validation.test.ts
+// through a real API server.
 import type { LabelSelector, PolicySpec, PolicyProblem } from './policy.ts';
+import { LABEL_KEY_PATTERN, RULE_BLOCKS, RULE_ID_PATTERN } from './schema.ts';
 
-const RULE_BLOCKS = [
-  'podSecurity',
-  'images',
-  'hostPaths',
-  'indicators',
-  'commands',
-  'scheduling',
-  'ownership',
-  'schedule',
-] as const;
-const RULE_ID_KEY = /^[a-z][A-Za-z]*[.][A-Za-z][A-Za-z0-9_]*$/;
-const LABEL_KEY =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const RULE_ID_KEY = new RegExp(RULE_ID_PATTERN);
+const LABEL_KEY = new RegExp(LABEL_KEY_PATTERN);
 const SERVICE_ACCOUNT = /^[^/]+\/[^/]+$/;
 
 function selectorProblems(

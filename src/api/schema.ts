@@ -47,7 +47,8 @@ const enumText = (values: readonly string[]): string => values.join(' | ');
 // Label syntax as Kubernetes validates it (apimachinery validation.IsQualifiedName / IsValidLabelValue).
 const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
 const DNS_SUBDOMAIN = '[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*';
-const LABEL_KEY_PATTERN = `^(${DNS_SUBDOMAIN}/)?${LABEL_NAME}$`;
+/** Shared with the parser's twin of the CEL rule (policy-rules.ts). */
+export const LABEL_KEY_PATTERN = `^(${DNS_SUBDOMAIN}/)?${LABEL_NAME}$`;
 const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
 const HH_MM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 
@@ -413,7 +414,10 @@ const schedule: JSONSchemaProps = {
   },
 };
 
-const RULE_BLOCKS = [
+/** The shape of a rule ID (`pss.privileged`, `image.latestTag`), for `severity` keys. */
+export const RULE_ID_PATTERN = '^[a-z][A-Za-z]*[.][A-Za-z][A-Za-z0-9_]*$';
+
+export const RULE_BLOCKS = [
   'podSecurity',
   'images',
   'hostPaths',
@@ -455,7 +459,7 @@ const severity: JSONSchemaProps = {
   additionalProperties: { type: 'string', enum: SEVERITIES },
   'x-kubernetes-validations': [
     {
-      rule: "self.all(k, k.matches('^[a-z][A-Za-z]*[.][A-Za-z][A-Za-z0-9_]*$'))",
+      rule: `self.all(k, k.matches('${RULE_ID_PATTERN}'))`,
       message: 'keys must be rule IDs such as pss.privileged or image.latestTag',
     },
   ],

@@ -1,6 +1,7 @@
 // The stable rule IDs (api.md section 2) with their default severity and ATT&CK techniques. A policy's
 // `severity` map may override the severity; the techniques are fixed.
 import type { Severity } from '../api/constants.ts';
+import { pssCheckLevel } from './rules/pod-security/index.ts';
 
 export interface RuleInfo {
   severity: Severity;
@@ -25,16 +26,6 @@ const HOST_ACCESS_CHECKS = new Set([
   'sysctls',
 ]);
 const CRITICAL_CHECKS = new Set(['privileged', 'hostNamespaces']);
-/** Checks that only the restricted level has. */
-export const RESTRICTED_ONLY_CHECKS = new Set([
-  'restrictedVolumes',
-  'allowPrivilegeEscalation',
-  'runAsNonRoot',
-  'runAsUser',
-  'seccompProfile_restricted',
-  'capabilities_restricted',
-  'procMount_restricted',
-]);
 
 const FIXED: Readonly<Record<string, RuleInfo>> = {
   'image.registry': {
@@ -120,7 +111,7 @@ export function ruleInfo(id: string): RuleInfo | undefined {
   return {
     severity: CRITICAL_CHECKS.has(check)
       ? 'critical'
-      : RESTRICTED_ONLY_CHECKS.has(check)
+      : pssCheckLevel(check) === 'restricted'
         ? 'medium'
         : 'high',
     techniques: HOST_ACCESS_CHECKS.has(check) ? [DEPLOY, ESCAPE] : [DEPLOY],

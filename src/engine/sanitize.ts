@@ -21,6 +21,7 @@ import type {
   Sysctl,
   Toleration,
   Volume,
+  WindowsOptions,
 } from './pod.ts';
 
 /** Longest string the rules will look at; longer ones are cut and reported. */
@@ -86,6 +87,11 @@ function defined<T extends object>(o: T): T | undefined {
   return Object.values(o).some((v) => v !== undefined) ? o : undefined;
 }
 
+function windowsOptions(v: unknown): WindowsOptions | undefined {
+  const o = obj(v);
+  return o ? { hostProcess: bool(o.hostProcess) } : undefined;
+}
+
 function seccomp(v: unknown): SeccompProfile | undefined {
   const o = obj(v);
   if (!o) return undefined;
@@ -130,9 +136,7 @@ function securityContext(b: Bounds, v: unknown, path: string): SecurityContext |
     seccompProfile: seccomp(o.seccompProfile),
     appArmorProfile: appArmor(o.appArmorProfile),
     seLinuxOptions: seLinux(o.seLinuxOptions),
-    windowsOptions: obj(o.windowsOptions)
-      ? { hostProcess: bool(obj(o.windowsOptions)?.hostProcess) }
-      : undefined,
+    windowsOptions: windowsOptions(o.windowsOptions),
   };
 }
 
@@ -153,9 +157,7 @@ function podSecurityContext(b: Bounds, v: unknown, path: string): PodSecurityCon
     seccompProfile: seccomp(o.seccompProfile),
     appArmorProfile: appArmor(o.appArmorProfile),
     seLinuxOptions: seLinux(o.seLinuxOptions),
-    windowsOptions: obj(o.windowsOptions)
-      ? { hostProcess: bool(obj(o.windowsOptions)?.hostProcess) }
-      : undefined,
+    windowsOptions: windowsOptions(o.windowsOptions),
     sysctls: o.sysctls === undefined ? undefined : sysctls,
   };
 }

@@ -53,6 +53,11 @@ const BY_ID = new Map<string, PssCheck>(
     .flat()
     .map((c) => [c.id, c]),
 );
+/** The level an upstream check belongs to (restricted-only checks say 'restricted'). */
+export function pssCheckLevel(id: string): PssLevel | undefined {
+  return BY_ID.get(id)?.level;
+}
+
 const CHECKS: readonly PssCheck[] = PSS_CHECK_IDS.map((id) => {
   const c = BY_ID.get(id);
   if (!c) throw new Error(`pod-security: no implementation registered for check ${id}`);
