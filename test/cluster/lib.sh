@@ -79,8 +79,8 @@ stop_component() { # name: TERM, then KILL after 15 s; by recorded pid only
     sleep 0.2
   fi
   # An exited process stays a zombie until its parent (init, once up.sh's shell is gone) reaps
-  # it; it holds no port or memory then, but give the reaper a moment so process lists are clean.
-  for ((i = 0; i < 50; i++)); do
+  # it; it holds no port or memory then. Give the reaper a moment, but do not wait for it.
+  for ((i = 0; i < 10; i++)); do
     [[ -d "/proc/$pid" ]] || break
     sleep 0.1
   done
