@@ -56,6 +56,7 @@ export function crossFieldProblems(spec: PolicySpec): PolicyProblem[] {
     if (list !== undefined && list.length === 0)
       out.push({ path, message: `${what} must have at least one entry` });
   };
+  nonEmpty(spec.match.namespaces, 'spec.match.namespaces', 'namespaces');
   nonEmpty(
     spec.rules.commands?.deniedPatterns,
     'spec.rules.commands.deniedPatterns',

@@ -142,10 +142,13 @@ const match: JSONSchemaProps = {
   type: 'object',
   default: {},
   properties: {
-    namespaces: namespaceList(
-      `Namespaces whose pods are judged, as names or globs, e.g. [team-*, payments]. Default ["*"] (all namespaces). ${GLOB_HELP}`,
-      ['*'],
-    ),
+    namespaces: {
+      ...namespaceList(
+        `Namespaces whose pods are judged, as names or globs, e.g. [team-*, payments]. Default ["*"] (all namespaces); an empty list is refused, since it would judge nothing. ${GLOB_HELP}`,
+        ['*'],
+      ),
+      'x-kubernetes-validations': [atLeastOne('namespaces')],
+    },
     excludeNamespaces: namespaceList(
       `Namespaces whose pods are never judged, even when they match namespaces, e.g. [kube-system]. Names or globs. Default []. ${GLOB_HELP}`,
       [],
@@ -234,11 +237,11 @@ const images: JSONSchemaProps = {
   properties: {
     allowedRegistries: {
       description:
-        'Allowed prefixes of the normalised image reference, e.g. ["registry.example.com/", "docker.io/library/"]; an image that starts with none of them violates image.registry. Matching is a plain string prefix, so end each entry with "/" (registry.example.com would also allow registry.example.com.evil.io). Default [] (any registry).',
+        'Allowed prefixes of the normalised image reference, e.g. ["registry.example.com/", "docker.io/library/"]; an image that starts with none of them violates image.registry. Prefixes, not globs (no * or ?). An entry that ends in "/" is a plain prefix; any other entry must end where the reference has "/", ":" or "@", so registry.example.com admits registry.example.com/app but not registry.example.com.evil.io/app. Registry hosts compare case-insensitively and Docker Hub aliases (index.docker.io/) mean docker.io/. Default [] (any registry).',
       type: 'array',
       default: [],
       maxItems: 64,
-      items: { type: 'string', minLength: 1, maxLength: 512 },
+      items: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^*?]+$' },
     },
     deniedImages: {
       description: `Globs on the normalised image reference; an image that matches any of them violates image.denied, e.g. ["*xmrig*", "*/kinsing*"]. Default []. ${GLOB_HELP}`,

@@ -28,6 +28,11 @@ const HOST_ACCESS_CHECKS = new Set([
 const CRITICAL_CHECKS = new Set(['privileged', 'hostNamespaces']);
 
 const FIXED: Readonly<Record<string, RuleInfo>> = {
+  'input.oversized': {
+    severity: 'high',
+    techniques: [DEPLOY, 'T1027'],
+    summary: 'a field beyond the engine bounds (padding that could hide a payload)',
+  },
   'image.registry': {
     severity: 'medium',
     techniques: [DEPLOY, 'T1204.003'],

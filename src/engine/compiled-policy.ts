@@ -3,7 +3,7 @@
 // problems the schema can't see (a bad regex, an unknown time zone or check ID) are found.
 import type { Policy, PolicyProblem } from '../api/policy.ts';
 import { compileGlob, type Glob } from './glob.ts';
-import type { CompiledImagesRule } from './rules/images.ts';
+import { compileImagesRule, type CompiledImagesRule } from './rules/images.ts';
 import type { CompiledPattern } from './rules/commands.ts';
 import { hostPathList } from './rules/host-paths.ts';
 import {
@@ -86,9 +86,7 @@ export function compilePolicy(policy: Policy): CompileResult {
       excludeNamespaces: spec.match.excludeNamespaces.map(compileGlob),
       excludeImages: spec.exclude.images.map(compileGlob),
       excludeServiceAccounts: spec.exclude.serviceAccounts.map(compileGlob),
-      images: rules.images
-        ? { settings: rules.images, denied: rules.images.deniedImages.map(compileGlob) }
-        : undefined,
+      images: rules.images ? compileImagesRule(rules.images) : undefined,
       patterns,
       windows,
       podSecurity: pss ? preparePodSecurity(pss) : undefined,

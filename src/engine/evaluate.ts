@@ -2,6 +2,7 @@
 // inputs always give the same output, so the CLI, the operator and admission can never disagree.
 import { SEVERITY_RANK } from '../api/constants.ts';
 import { ruleInfo } from './catalog.ts';
+import { MAX_LIST_ITEMS, MAX_STRING_LENGTH } from './sanitize.ts';
 import type { CompiledPolicy } from './compiled-policy.ts';
 import { policyApplies } from './match.ts';
 import type { PodView } from './pod.ts';
@@ -18,12 +19,17 @@ import type { Evaluation, Finding, RuleError, Violation } from './violation.ts';
 export interface EvaluationContext {
   namespaceLabels: Readonly<Record<string, string>>;
   now: Date;
-  /** Fields the sanitizer cut to its bounds: reported as rule errors so nobody mistakes a partial look for a full one. */
+  /**
+   * Judge schedule windows by the object's creationTimestamp. Only the operator sets this: the API
+   * server writes that field; in a manifest it is whatever its author typed.
+   */
+  trustCreationTimestamp?: boolean;
+  /** Fields the sanitizer cut to its bounds: each is an input.oversized violation, so a partial look never passes a pod. */
   truncated?: readonly string[];
 }
 
 /** Appends the findings of one policy's rules to `out`, in a fixed rule order. */
-function findings(c: CompiledPolicy, pod: PodView, now: Date, out: Finding[]): void {
+function findings(c: CompiledPolicy, pod: PodView, ctx: EvaluationContext, out: Finding[]): void {
   const r = c.policy.spec.rules;
   if (r.podSecurity) podSecurityInto(pod, c.podSecurity ?? preparePodSecurity(r.podSecurity), out);
   if (c.images) imagesInto(pod, c.images, out);
@@ -32,7 +38,9 @@ function findings(c: CompiledPolicy, pod: PodView, now: Date, out: Finding[]): v
   if (c.patterns.length > 0) commandsInto(pod, c.patterns, out);
   if (r.scheduling) for (const f of checkScheduling(pod, r.scheduling)) out.push(f);
   if (r.ownership) for (const f of checkOwnership(pod, r.ownership)) out.push(f);
-  if (c.windows.length > 0) for (const f of checkScheduleWindow(pod, c.windows, now)) out.push(f);
+  if (c.windows.length > 0)
+    for (const f of checkScheduleWindow(pod, c.windows, ctx.now, ctx.trustCreationTimestamp))
+      out.push(f);
 }
 
 /** Rewrites a pod-rooted path to where the field lives in the source (a Deployment's template, say). */
@@ -56,16 +64,17 @@ export function evaluate(
   for (const c of policies) {
     if (!policyApplies(c, pod, ctx.namespaceLabels)) continue;
     const name = c.policy.name;
+    found.length = 0;
+    // Fail closed: padding a field past the bounds must not hide what follows it.
     for (const t of ctx.truncated ?? []) {
-      errors.push({
-        policy: name,
-        rule: 'input',
-        message: `${sourcePath(pod, t)} exceeds the engine's size bound; only its first part was judged`,
+      found.push({
+        rule: 'input.oversized',
+        path: t,
+        message: `field is beyond the engine's bounds (${MAX_STRING_LENGTH / 1024} KiB per string, ${MAX_LIST_ITEMS} items per list); only its first part was judged`,
       });
     }
-    found.length = 0;
     try {
-      findings(c, pod, ctx.now, found);
+      findings(c, pod, ctx, found);
     } catch (err) {
       // A bug in one rule must not hide the other policies' verdicts; it surfaces as data.
       errors.push({

@@ -72,7 +72,8 @@ function parseUncached(image: string): ParsedImage {
       first === 'localhost' ||
       first !== first.toLowerCase()
     ) {
-      registry = first;
+      // Hosts are case-insensitive (DNS): EVIL.io is evil.io, for deniedImages too.
+      registry = first.toLowerCase();
       repository = rest.slice(slash + 1);
       if (!HOST.test(registry))
         return { ok: false, message: `invalid registry host "${clip(registry)}"` };
@@ -91,6 +92,17 @@ function parseUncached(image: string): ParsedImage {
       ? `${name}:latest`
       : `${name}${tag === undefined ? '' : `:${tag}`}${digest === undefined ? '' : `@${digest}`}`;
   return { ok: true, ref: { registry, repository, tag, digest, normalized } };
+}
+
+/**
+ * An allowedRegistries entry in the form references take after parseImage: the host lower-cased and
+ * Docker Hub's aliases written as docker.io, so `Index.Docker.io/library/` admits what it says.
+ */
+export function normalizeRegistryPrefix(prefix: string): string {
+  const slash = prefix.indexOf('/');
+  const host = (slash < 0 ? prefix : prefix.slice(0, slash)).toLowerCase();
+  const rest = slash < 0 ? '' : prefix.slice(slash);
+  return `${HUB_ALIASES.has(host) ? DOCKER_HUB : host}${rest}`;
 }
 
 /**

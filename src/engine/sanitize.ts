@@ -24,267 +24,338 @@ import type {
   WindowsOptions,
 } from './pod.ts';
 
-/** Longest string the rules will look at; longer ones are cut and reported. */
-export const MAX_STRING_LENGTH = 64 * 1024;
-/** Most items of any list the rules will look at. */
+/**
+ * Longest string the rules will look at: 128 KiB, the kernel's limit on one exec argument
+ * (MAX_ARG_STRLEN), so no command a container can really run is ever cut. Longer strings are cut
+ * and the cut is reported: evaluation fails closed on it (input.oversized).
+ */
+export const MAX_STRING_LENGTH = 128 * 1024;
+/** Most items of any list the rules will look at; longer lists are cut and reported likewise. */
 export const MAX_LIST_ITEMS = 1024;
 
 type Json = Record<string, unknown>;
 
-/** Collects the paths of fields cut to the bounds above, so evaluation can say it saw only part. */
-class Bounds {
-  readonly truncated: string[] = [];
-  str(v: unknown, path: string): string | undefined {
-    if (typeof v !== 'string') return undefined;
-    if (v.length <= MAX_STRING_LENGTH) return v;
-    this.truncated.push(path);
-    return v.slice(0, MAX_STRING_LENGTH);
-  }
-  list(v: unknown, path: string): unknown[] {
-    if (!Array.isArray(v)) return [];
-    if (v.length <= MAX_LIST_ITEMS) return v;
-    this.truncated.push(path);
-    return v.slice(0, MAX_LIST_ITEMS);
-  }
+/** `spec.containers[0]`, `spec.hostPID`, `metadata.labels[app.kubernetes.io/name]`. */
+function join(at: string, key: string | number): string {
+  return typeof key === 'number' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)
+    ? `${at}[${key}]`
+    : `${at}.${key}`;
 }
 
 function obj(v: unknown): Json | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 }
-function bool(v: unknown): boolean | undefined {
-  return typeof v === 'boolean' ? v : undefined;
-}
-function int(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
-}
 
-function strings(b: Bounds, v: unknown, path: string): string[] {
-  const out: string[] = [];
-  b.list(v, path).forEach((s, i) => {
-    const t = b.str(s, `${path}[${i}]`);
-    if (t !== undefined) out.push(t);
-  });
-  return out;
-}
+/**
+ * Reads fields with the types the API server would have enforced. A field of the wrong type is
+ * dropped and its path kept in `invalid` (the API server rejects such an object; the offline CLI
+ * reports it as invalid input), and a field beyond the bounds is cut with its path in `truncated`.
+ * Paths are built only when something is wrong, so the clean path allocates nothing extra.
+ */
+class Reader {
+  readonly truncated: string[] = [];
+  readonly invalid: string[] = [];
 
-function stringMap(b: Bounds, v: unknown, path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const o = obj(v);
-  if (!o) return out;
-  let n = 0;
-  for (const [k, val] of Object.entries(o)) {
-    if (++n > MAX_LIST_ITEMS) {
-      b.truncated.push(path);
-      break;
-    }
-    const t = b.str(val, `${path}[${k}]`);
-    if (t !== undefined && k.length <= MAX_STRING_LENGTH) out[k] = t;
+  private wrong(at: string, key: string | number, want: string): undefined {
+    this.invalid.push(`${join(at, key)}: must be ${want}`);
+    return undefined;
   }
-  return out;
+  bool(o: Json, key: string, at: string): boolean | undefined {
+    const v = o[key];
+    if (v === undefined || v === null || typeof v === 'boolean') return v ?? undefined;
+    return this.wrong(at, key, 'a boolean');
+  }
+  int(o: Json, key: string, at: string): number | undefined {
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === 'number' && Number.isInteger(v) ? v : this.wrong(at, key, 'an integer');
+  }
+  str(o: Json | readonly unknown[], key: string | number, at: string): string | undefined {
+    const v = (o as Record<string | number, unknown>)[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') return this.wrong(at, key, 'a string');
+    if (v.length <= MAX_STRING_LENGTH) return v;
+    this.truncated.push(join(at, key));
+    return v.slice(0, MAX_STRING_LENGTH);
+  }
+  obj(o: Json, key: string, at: string): Json | undefined {
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    return obj(v) ?? this.wrong(at, key, 'an object');
+  }
+  list(o: Json, key: string, at: string): unknown[] {
+    const v = o[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      this.wrong(at, key, 'a list');
+      return [];
+    }
+    if (v.length <= MAX_LIST_ITEMS) return v;
+    this.truncated.push(`${at}.${key}`);
+    return v.slice(0, MAX_LIST_ITEMS);
+  }
+  /** Items of a list that must be objects; a non-object item is invalid. */
+  objects(o: Json, key: string, at: string): Json[] {
+    const out: Json[] = [];
+    const items = this.list(o, key, at);
+    for (let i = 0; i < items.length; i++) {
+      const item = obj(items[i]);
+      if (item) out.push(item);
+      else this.wrong(`${at}.${key}`, i, 'an object');
+    }
+    return out;
+  }
+  strings(o: Json, key: string, at: string): string[] {
+    const out: string[] = [];
+    const items = this.list(o, key, at);
+    const here = `${at}.${key}`;
+    for (let i = 0; i < items.length; i++) {
+      const t = this.str(items, i, here);
+      if (t !== undefined) out.push(t);
+    }
+    return out;
+  }
+  stringMap(o: Json, key: string, at: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    const m = this.obj(o, key, at);
+    if (!m) return out;
+    const here = `${at}.${key}`;
+    let n = 0;
+    for (const k of Object.keys(m)) {
+      if (++n > MAX_LIST_ITEMS) {
+        this.truncated.push(here);
+        break;
+      }
+      const t = this.str(m, k, here);
+      if (t !== undefined) out[k] = t;
+    }
+    return out;
+  }
 }
 
 function defined<T extends object>(o: T): T | undefined {
   return Object.values(o).some((v) => v !== undefined) ? o : undefined;
 }
 
-function windowsOptions(v: unknown): WindowsOptions | undefined {
-  const o = obj(v);
-  return o ? { hostProcess: bool(o.hostProcess) } : undefined;
+function windowsOptions(r: Reader, o: Json, at: string): WindowsOptions | undefined {
+  const w = r.obj(o, 'windowsOptions', at);
+  return w ? { hostProcess: r.bool(w, 'hostProcess', `${at}.windowsOptions`) } : undefined;
 }
 
-function seccomp(v: unknown): SeccompProfile | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
-  return { type: str(o.type), localhostProfile: str(o.localhostProfile) };
-}
-function appArmor(v: unknown): AppArmorProfile | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
-  return { type: str(o.type), localhostProfile: str(o.localhostProfile) };
-}
-function seLinux(v: unknown): SELinuxOptions | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
-  return { user: str(o.user), role: str(o.role), type: str(o.type), level: str(o.level) };
-}
-/** Short fields (enums, names): anything longer than a Kubernetes name is not a value we compare. */
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length <= 4096 ? v : undefined;
+function profile(
+  r: Reader,
+  o: Json,
+  key: string,
+  at: string,
+): SeccompProfile | AppArmorProfile | undefined {
+  const p = r.obj(o, key, at);
+  if (!p) return undefined;
+  const here = `${at}.${key}`;
+  return { type: r.str(p, 'type', here), localhostProfile: r.str(p, 'localhostProfile', here) };
 }
 
-function capabilities(b: Bounds, v: unknown, path: string): Capabilities | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
+function seLinux(r: Reader, o: Json, at: string): SELinuxOptions | undefined {
+  const se = r.obj(o, 'seLinuxOptions', at);
+  if (!se) return undefined;
+  const here = `${at}.seLinuxOptions`;
   return {
-    add: o.add === undefined ? undefined : strings(b, o.add, `${path}.add`),
-    drop: o.drop === undefined ? undefined : strings(b, o.drop, `${path}.drop`),
+    user: r.str(se, 'user', here),
+    role: r.str(se, 'role', here),
+    type: r.str(se, 'type', here),
+    level: r.str(se, 'level', here),
   };
 }
 
-function securityContext(b: Bounds, v: unknown, path: string): SecurityContext | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
+function capabilities(r: Reader, o: Json, at: string): Capabilities | undefined {
+  const c = r.obj(o, 'capabilities', at);
+  if (!c) return undefined;
+  const here = `${at}.capabilities`;
   return {
-    privileged: bool(o.privileged),
-    allowPrivilegeEscalation: bool(o.allowPrivilegeEscalation),
-    runAsNonRoot: bool(o.runAsNonRoot),
-    runAsUser: int(o.runAsUser),
-    runAsGroup: int(o.runAsGroup),
-    readOnlyRootFilesystem: bool(o.readOnlyRootFilesystem),
-    procMount: str(o.procMount),
-    capabilities: capabilities(b, o.capabilities, `${path}.capabilities`),
-    seccompProfile: seccomp(o.seccompProfile),
-    appArmorProfile: appArmor(o.appArmorProfile),
-    seLinuxOptions: seLinux(o.seLinuxOptions),
-    windowsOptions: windowsOptions(o.windowsOptions),
+    add: c.add === undefined || c.add === null ? undefined : r.strings(c, 'add', here),
+    drop: c.drop === undefined || c.drop === null ? undefined : r.strings(c, 'drop', here),
   };
 }
 
-function podSecurityContext(b: Bounds, v: unknown, path: string): PodSecurityContext | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
+function securityContext(r: Reader, o: Json, at: string): SecurityContext | undefined {
+  const sc = r.obj(o, 'securityContext', at);
+  if (!sc) return undefined;
+  const here = `${at}.securityContext`;
+  return {
+    privileged: r.bool(sc, 'privileged', here),
+    allowPrivilegeEscalation: r.bool(sc, 'allowPrivilegeEscalation', here),
+    runAsNonRoot: r.bool(sc, 'runAsNonRoot', here),
+    runAsUser: r.int(sc, 'runAsUser', here),
+    runAsGroup: r.int(sc, 'runAsGroup', here),
+    readOnlyRootFilesystem: r.bool(sc, 'readOnlyRootFilesystem', here),
+    procMount: r.str(sc, 'procMount', here),
+    capabilities: capabilities(r, sc, here),
+    seccompProfile: profile(r, sc, 'seccompProfile', here),
+    appArmorProfile: profile(r, sc, 'appArmorProfile', here),
+    seLinuxOptions: seLinux(r, sc, here),
+    windowsOptions: windowsOptions(r, sc, here),
+  };
+}
+
+function podSecurityContext(r: Reader, o: Json): PodSecurityContext | undefined {
+  const sc = r.obj(o, 'securityContext', 'spec');
+  if (!sc) return undefined;
+  const here = 'spec.securityContext';
   const sysctls: Sysctl[] = [];
-  b.list(o.sysctls, `${path}.sysctls`).forEach((s) => {
-    const so = obj(s);
-    const name = str(so?.name);
-    if (name !== undefined) sysctls.push({ name, value: str(so?.value) ?? '' });
-  });
+  for (const s of r.objects(sc, 'sysctls', here)) {
+    const name = r.str(s, 'name', `${here}.sysctls`);
+    if (name !== undefined)
+      sysctls.push({ name, value: r.str(s, 'value', `${here}.sysctls`) ?? '' });
+  }
   return {
-    runAsNonRoot: bool(o.runAsNonRoot),
-    runAsUser: int(o.runAsUser),
-    runAsGroup: int(o.runAsGroup),
-    fsGroup: int(o.fsGroup),
-    seccompProfile: seccomp(o.seccompProfile),
-    appArmorProfile: appArmor(o.appArmorProfile),
-    seLinuxOptions: seLinux(o.seLinuxOptions),
-    windowsOptions: windowsOptions(o.windowsOptions),
-    sysctls: o.sysctls === undefined ? undefined : sysctls,
+    runAsNonRoot: r.bool(sc, 'runAsNonRoot', here),
+    runAsUser: r.int(sc, 'runAsUser', here),
+    runAsGroup: r.int(sc, 'runAsGroup', here),
+    fsGroup: r.int(sc, 'fsGroup', here),
+    seccompProfile: profile(r, sc, 'seccompProfile', here),
+    appArmorProfile: profile(r, sc, 'appArmorProfile', here),
+    seLinuxOptions: seLinux(r, sc, here),
+    windowsOptions: windowsOptions(r, sc, here),
+    sysctls: sc.sysctls === undefined || sc.sysctls === null ? undefined : sysctls,
   };
 }
 
-function handler(b: Bounds, v: unknown, path: string): Handler | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
-  const exec = obj(o.exec);
+function handler(r: Reader, o: Json, key: string, at: string): Handler | undefined {
+  const h = r.obj(o, key, at);
+  if (!h) return undefined;
+  const here = `${at}.${key}`;
+  const httpGet = r.obj(h, 'httpGet', here);
+  const tcpSocket = r.obj(h, 'tcpSocket', here);
+  const exec = r.obj(h, 'exec', here);
   return defined({
-    httpGetHost: str(obj(o.httpGet)?.host),
-    tcpSocketHost: str(obj(o.tcpSocket)?.host),
-    exec: exec ? strings(b, exec.command, `${path}.exec.command`) : undefined,
+    httpGetHost: httpGet ? r.str(httpGet, 'host', `${here}.httpGet`) : undefined,
+    tcpSocketHost: tcpSocket ? r.str(tcpSocket, 'host', `${here}.tcpSocket`) : undefined,
+    exec: exec ? r.strings(exec, 'command', `${here}.exec`) : undefined,
   });
 }
 
-function container(b: Bounds, v: unknown, path: string): Container | undefined {
-  const o = obj(v);
-  if (!o) return undefined;
+function container(r: Reader, c: Json, at: string): Container {
   const ports: ContainerPort[] = [];
-  b.list(o.ports, `${path}.ports`).forEach((p) => {
-    const po = obj(p);
-    if (po)
-      ports.push({
-        containerPort: int(po.containerPort),
-        hostPort: int(po.hostPort),
-        protocol: str(po.protocol),
-      });
-  });
-  const lifecycle = obj(o.lifecycle);
+  for (const p of r.objects(c, 'ports', at)) {
+    const here = `${at}.ports`;
+    ports.push({
+      containerPort: r.int(p, 'containerPort', here),
+      hostPort: r.int(p, 'hostPort', here),
+      protocol: r.str(p, 'protocol', here),
+    });
+  }
+  const lifecycle = r.obj(c, 'lifecycle', at);
   return {
-    name: str(o.name) ?? '',
-    image: b.str(o.image, `${path}.image`) ?? '',
-    command: strings(b, o.command, `${path}.command`),
-    args: strings(b, o.args, `${path}.args`),
-    workingDir: b.str(o.workingDir, `${path}.workingDir`),
+    name: r.str(c, 'name', at) ?? '',
+    image: r.str(c, 'image', at) ?? '',
+    command: r.strings(c, 'command', at),
+    args: r.strings(c, 'args', at),
+    workingDir: r.str(c, 'workingDir', at),
     ports,
-    securityContext: securityContext(b, o.securityContext, `${path}.securityContext`),
-    livenessProbe: handler(b, o.livenessProbe, `${path}.livenessProbe`),
-    readinessProbe: handler(b, o.readinessProbe, `${path}.readinessProbe`),
-    startupProbe: handler(b, o.startupProbe, `${path}.startupProbe`),
+    securityContext: securityContext(r, c, at),
+    livenessProbe: handler(r, c, 'livenessProbe', at),
+    readinessProbe: handler(r, c, 'readinessProbe', at),
+    startupProbe: handler(r, c, 'startupProbe', at),
     lifecycle: lifecycle
       ? {
-          postStart: handler(b, lifecycle.postStart, `${path}.lifecycle.postStart`),
-          preStop: handler(b, lifecycle.preStop, `${path}.lifecycle.preStop`),
+          postStart: handler(r, lifecycle, 'postStart', `${at}.lifecycle`),
+          preStop: handler(r, lifecycle, 'preStop', `${at}.lifecycle`),
         }
       : undefined,
   };
 }
 
-function containers(b: Bounds, v: unknown, path: string): Container[] {
+function containers(r: Reader, spec: Json, group: string): Container[] {
   const out: Container[] = [];
-  b.list(v, path).forEach((c, i) => {
-    const sc = container(b, c, `${path}[${i}]`);
+  const items = r.list(spec, group, 'spec');
+  for (let i = 0; i < items.length; i++) {
+    const at = `spec.${group}[${i}]`;
+    const c = obj(items[i]);
+    if (!c) r.invalid.push(`${at}: must be an object`);
     // Keep positions aligned with the source so paths like containers[3] stay true.
-    out.push(sc ?? { name: '', image: '', command: [], args: [], ports: [] });
-  });
+    out.push(c ? container(r, c, at) : { name: '', image: '', command: [], args: [], ports: [] });
+  }
   return out;
 }
 
-function volumes(b: Bounds, v: unknown, path: string): Volume[] {
+function volumes(r: Reader, spec: Json): Volume[] {
   const out: Volume[] = [];
-  b.list(v, path).forEach((item) => {
-    const o = obj(item) ?? {};
-    const hp = obj(o.hostPath);
-    const sources = Object.keys(o).filter(
-      (k) => k !== 'name' && o[k] !== null && o[k] !== undefined,
+  const items = r.list(spec, 'volumes', 'spec');
+  for (let i = 0; i < items.length; i++) {
+    const at = `spec.volumes[${i}]`;
+    const v = obj(items[i]);
+    if (!v) {
+      r.invalid.push(`${at}: must be an object`);
+      out.push({ name: '', sources: [] });
+      continue;
+    }
+    const hp = r.obj(v, 'hostPath', at);
+    const sources = Object.keys(v).filter(
+      (k) => k !== 'name' && v[k] !== null && v[k] !== undefined,
     );
     out.push({
-      name: str(o.name) ?? '',
+      name: r.str(v, 'name', at) ?? '',
       sources: sources.slice(0, 64),
       hostPath: hp
-        ? { path: b.str(hp.path, `${path}.hostPath.path`) ?? '', type: str(hp.type) }
+        ? {
+            path: r.str(hp, 'path', `${at}.hostPath`) ?? '',
+            type: r.str(hp, 'type', `${at}.hostPath`),
+          }
         : undefined,
     });
-  });
+  }
   return out;
 }
 
-function requirements(b: Bounds, v: unknown, path: string): NodeSelectorRequirement[] {
+function requirements(r: Reader, o: Json, key: string, at: string): NodeSelectorRequirement[] {
   const out: NodeSelectorRequirement[] = [];
-  b.list(v, path).forEach((r) => {
-    const o = obj(r);
-    const key = str(o?.key);
-    if (o && key !== undefined)
+  const here = `${at}.${key}`;
+  for (const req of r.objects(o, key, at)) {
+    const k = r.str(req, 'key', here);
+    if (k !== undefined)
       out.push({
-        key,
-        operator: str(o.operator) ?? '',
-        values: strings(b, o.values, `${path}.values`),
+        key: k,
+        operator: r.str(req, 'operator', here) ?? '',
+        values: r.strings(req, 'values', here),
       });
-  });
+  }
   return out;
 }
 
-function term(b: Bounds, v: unknown, path: string): NodeSelectorTerm {
-  const o = obj(v) ?? {};
+function term(r: Reader, t: Json | undefined, at: string): NodeSelectorTerm {
   return {
-    matchExpressions: requirements(b, o.matchExpressions, `${path}.matchExpressions`),
-    matchFields: requirements(b, o.matchFields, `${path}.matchFields`),
+    matchExpressions: t ? requirements(r, t, 'matchExpressions', at) : [],
+    matchFields: t ? requirements(r, t, 'matchFields', at) : [],
   };
 }
 
-function nodeAffinity(b: Bounds, v: unknown): NodeAffinity | undefined {
-  const na = obj(obj(v)?.nodeAffinity);
+function nodeAffinity(r: Reader, spec: Json): NodeAffinity | undefined {
+  const affinity = r.obj(spec, 'affinity', 'spec');
+  const at = 'spec.affinity.nodeAffinity';
+  const na = affinity && r.obj(affinity, 'nodeAffinity', 'spec.affinity');
   if (!na) return undefined;
-  const req = obj(na.requiredDuringSchedulingIgnoredDuringExecution);
-  const path = 'spec.affinity.nodeAffinity';
+  const req = r.obj(na, 'requiredDuringSchedulingIgnoredDuringExecution', at);
+  const reqAt = `${at}.requiredDuringSchedulingIgnoredDuringExecution`;
+  const prefAt = `${at}.preferredDuringSchedulingIgnoredDuringExecution`;
   return {
-    required: b
-      .list(req?.nodeSelectorTerms, `${path}.required`)
-      .map((t) => term(b, t, `${path}.required`)),
-    preferred: b
-      .list(na.preferredDuringSchedulingIgnoredDuringExecution, `${path}.preferred`)
-      .map((p) => term(b, obj(p)?.preference, `${path}.preferred`)),
+    required: req
+      ? r
+          .objects(req, 'nodeSelectorTerms', reqAt)
+          .map((t) => term(r, t, `${reqAt}.nodeSelectorTerms`))
+      : [],
+    preferred: r
+      .objects(na, 'preferredDuringSchedulingIgnoredDuringExecution', at)
+      .map((p) => term(r, r.obj(p, 'preference', prefAt), `${prefAt}.preference`)),
   };
 }
 
-function tolerations(b: Bounds, v: unknown): Toleration[] {
-  return b
-    .list(v, 'spec.tolerations')
-    .map(obj)
-    .filter((o): o is Json => o !== undefined)
-    .map((o) => ({
-      key: str(o.key),
-      operator: str(o.operator),
-      value: str(o.value),
-      effect: str(o.effect),
-    }));
+function tolerations(r: Reader, spec: Json): Toleration[] {
+  const at = 'spec.tolerations';
+  return r.objects(spec, 'tolerations', 'spec').map((t) => ({
+    key: r.str(t, 'key', at),
+    operator: r.str(t, 'operator', at),
+    value: r.str(t, 'value', at),
+    effect: r.str(t, 'effect', at),
+  }));
 }
 
 /** Does any managedFields entry own spec.nodeName? Undefined when the object has no managedFields. */
@@ -294,57 +365,65 @@ function nodeNameOwned(meta: unknown): boolean | undefined {
   return entries.some((e) => obj(obj(obj(e)?.fieldsV1)?.['f:spec'])?.['f:nodeName'] !== undefined);
 }
 
-function podSpec(b: Bounds, v: unknown, nodeNameOwner?: boolean): PodSpec {
-  const o = obj(v) ?? {};
+/**
+ * `kubectl get -o yaml` leaves managedFields out, so an exported pod can't show who set nodeName.
+ * A live pod (it has a uid) that a controller created got its nodeName from the scheduler: no
+ * controller sets it, and a template that did is judged on the workload itself. Bare pods stay
+ * suspect.
+ */
+function exportedControllerPod(meta: ObjectMeta): false | undefined {
+  return meta.uid !== undefined && meta.ownerReferences.some((r) => r.controller)
+    ? false
+    : undefined;
+}
+
+function podSpec(r: Reader, spec: Json, nodeNameOwner?: boolean): PodSpec {
+  const nodeName = r.str(spec, 'nodeName', 'spec');
+  const os = r.obj(spec, 'os', 'spec');
   return {
-    containers: containers(b, o.containers, 'spec.containers'),
-    initContainers: containers(b, o.initContainers, 'spec.initContainers'),
-    ephemeralContainers: containers(b, o.ephemeralContainers, 'spec.ephemeralContainers'),
-    volumes: volumes(b, o.volumes, 'spec.volumes'),
-    hostNetwork: bool(o.hostNetwork),
-    hostPID: bool(o.hostPID),
-    hostIPC: bool(o.hostIPC),
-    hostUsers: bool(o.hostUsers),
-    nodeName: str(o.nodeName),
-    nodeNameFromBinding: str(o.nodeName) !== undefined && nodeNameOwner === false,
-    nodeSelector: stringMap(b, o.nodeSelector, 'spec.nodeSelector'),
-    nodeAffinity: nodeAffinity(b, o.affinity),
-    tolerations: tolerations(b, o.tolerations),
-    serviceAccountName: str(o.serviceAccountName) ?? str(o.serviceAccount),
-    securityContext: podSecurityContext(b, o.securityContext, 'spec.securityContext'),
-    os: obj(o.os) ? { name: str(obj(o.os)?.name) } : undefined,
+    containers: containers(r, spec, 'containers'),
+    initContainers: containers(r, spec, 'initContainers'),
+    ephemeralContainers: containers(r, spec, 'ephemeralContainers'),
+    volumes: volumes(r, spec),
+    hostNetwork: r.bool(spec, 'hostNetwork', 'spec'),
+    hostPID: r.bool(spec, 'hostPID', 'spec'),
+    hostIPC: r.bool(spec, 'hostIPC', 'spec'),
+    hostUsers: r.bool(spec, 'hostUsers', 'spec'),
+    nodeName,
+    nodeNameFromBinding: nodeName !== undefined && nodeNameOwner === false,
+    nodeSelector: r.stringMap(spec, 'nodeSelector', 'spec'),
+    nodeAffinity: nodeAffinity(r, spec),
+    tolerations: tolerations(r, spec),
+    serviceAccountName:
+      r.str(spec, 'serviceAccountName', 'spec') ?? r.str(spec, 'serviceAccount', 'spec'),
+    securityContext: podSecurityContext(r, spec),
+    os: os ? { name: r.str(os, 'name', 'spec.os') } : undefined,
   };
 }
 
-function ownerReferences(b: Bounds, v: unknown): OwnerReference[] {
-  const out: OwnerReference[] = [];
-  b.list(v, 'metadata.ownerReferences').forEach((r) => {
-    const o = obj(r);
-    if (o)
-      out.push({
-        apiVersion: str(o.apiVersion) ?? '',
-        kind: str(o.kind) ?? '',
-        name: str(o.name) ?? '',
-        uid: str(o.uid) ?? '',
-        controller: o.controller === true,
-      });
-  });
-  return out;
+function ownerReferences(r: Reader, meta: Json): OwnerReference[] {
+  const at = 'metadata.ownerReferences';
+  return r.objects(meta, 'ownerReferences', 'metadata').map((o) => ({
+    apiVersion: r.str(o, 'apiVersion', at) ?? '',
+    kind: r.str(o, 'kind', at) ?? '',
+    name: r.str(o, 'name', at) ?? '',
+    uid: r.str(o, 'uid', at) ?? '',
+    controller: r.bool(o, 'controller', at) === true,
+  }));
 }
 
-function metadata(b: Bounds, v: unknown, defaultNamespace: string): ObjectMeta {
-  const o = obj(v) ?? {};
+function metadata(r: Reader, m: Json, defaultNamespace: string, at: string): ObjectMeta {
   return {
-    name: str(o.name) ?? str(o.generateName) ?? '',
-    namespace: str(o.namespace) || defaultNamespace,
-    uid: str(o.uid),
-    resourceVersion: str(o.resourceVersion),
-    generation: int(o.generation),
-    creationTimestamp: str(o.creationTimestamp),
-    deletionTimestamp: str(o.deletionTimestamp),
-    labels: stringMap(b, o.labels, 'metadata.labels'),
-    annotations: stringMap(b, o.annotations, 'metadata.annotations'),
-    ownerReferences: ownerReferences(b, o.ownerReferences),
+    name: r.str(m, 'name', at) ?? r.str(m, 'generateName', at) ?? '',
+    namespace: r.str(m, 'namespace', at) || defaultNamespace,
+    uid: r.str(m, 'uid', at),
+    resourceVersion: r.str(m, 'resourceVersion', at),
+    generation: r.int(m, 'generation', at),
+    creationTimestamp: r.str(m, 'creationTimestamp', at),
+    deletionTimestamp: r.str(m, 'deletionTimestamp', at),
+    labels: r.stringMap(m, 'labels', at),
+    annotations: r.stringMap(m, 'annotations', at),
+    ownerReferences: at === 'metadata' ? ownerReferences(r, m) : [],
   };
 }
 
@@ -364,53 +443,51 @@ export const POD_KINDS: readonly string[] = Object.keys(TEMPLATE_PATHS);
 
 export interface SanitizedPod {
   pod: PodView;
-  /** Paths of fields cut to the engine's bounds. */
+  /** Paths of fields cut to the engine's bounds (pod-rooted, like violation paths). */
   truncated: string[];
+  /** `path: must be …` for each field of the wrong type, which was dropped. */
+  invalid: string[];
 }
 
 /**
- * Turns any JSON value into a PodView, or says why it can't: a Pod or a workload with a pod
- * template is judged; anything else is not a pod (`undefined`).
+ * Turns any JSON value into a PodView: a Pod, or a workload judged by its pod template. Anything
+ * else is not a pod (`undefined`).
  */
 export function sanitizePod(raw: unknown, defaultNamespace = 'default'): SanitizedPod | undefined {
   const o = obj(raw);
-  const kind = str(o?.kind);
-  if (!o || kind === undefined || !Object.hasOwn(TEMPLATE_PATHS, kind)) return undefined;
-  const b = new Bounds();
-  const meta = metadata(b, o.metadata, defaultNamespace);
+  const kind = o?.kind;
+  if (!o || typeof kind !== 'string' || !Object.hasOwn(TEMPLATE_PATHS, kind)) return undefined;
+  const r = new Reader();
+  const meta = metadata(r, obj(o.metadata) ?? {}, defaultNamespace, 'metadata');
   const source = {
-    apiVersion: str(o.apiVersion) ?? '',
+    apiVersion: typeof o.apiVersion === 'string' ? o.apiVersion : '',
     kind,
     name: meta.name,
     namespace: meta.namespace,
   };
   const templatePath = TEMPLATE_PATHS[kind] ?? [];
   if (templatePath.length === 0) {
-    return {
-      pod: {
-        source,
-        metadata: meta,
-        spec: podSpec(b, o.spec, nodeNameOwned(o.metadata)),
-        specPath: 'spec',
-        metadataPath: 'metadata',
-      },
-      truncated: b.truncated,
+    const pod: PodView = {
+      source,
+      metadata: meta,
+      spec: podSpec(r, obj(o.spec) ?? {}, nodeNameOwned(o.metadata) ?? exportedControllerPod(meta)),
+      specPath: 'spec',
+      metadataPath: 'metadata',
     };
+    return { pod, truncated: r.truncated, invalid: r.invalid };
   }
   let template: unknown = o;
   for (const key of templatePath) template = obj(template)?.[key];
   const t = obj(template) ?? {};
-  const tmeta = metadata(b, t.metadata, meta.namespace);
+  const tmeta = metadata(r, obj(t.metadata) ?? {}, meta.namespace, 'metadata');
   const prefix = templatePath.join('.');
-  return {
-    pod: {
-      source,
-      // The template has labels and annotations; name, namespace and owners are the workload's.
-      metadata: { ...meta, labels: tmeta.labels, annotations: tmeta.annotations },
-      spec: podSpec(b, t.spec),
-      specPath: `${prefix}.spec`,
-      metadataPath: `${prefix}.metadata`,
-    },
-    truncated: b.truncated,
+  const pod: PodView = {
+    source,
+    // The template has labels and annotations; name, namespace and owners are the workload's.
+    metadata: { ...meta, labels: tmeta.labels, annotations: tmeta.annotations },
+    spec: podSpec(r, obj(t.spec) ?? {}),
+    specPath: `${prefix}.spec`,
+    metadataPath: `${prefix}.metadata`,
   };
+  return { pod, truncated: r.truncated, invalid: r.invalid };
 }

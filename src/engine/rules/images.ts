@@ -1,15 +1,25 @@
 import type { ImagesRule } from '../../api/policy.ts';
-import { anyGlob, type Glob } from '../glob.ts';
-import { clip, hasAllowedPrefix, parseImage } from '../image-ref.ts';
+import { anyGlob, compileGlob, type Glob } from '../glob.ts';
+import { clip, hasAllowedPrefix, normalizeRegistryPrefix, parseImage } from '../image-ref.ts';
 import { allContainers, type PodView } from '../pod.ts';
 import type { Finding } from '../violation.ts';
 
 export interface CompiledImagesRule {
   settings: ImagesRule;
+  /** allowedRegistries, normalised like references (normalizeRegistryPrefix). */
+  allowed: string[];
   denied: Glob[];
 }
 
 /** image.registry, image.denied, image.latestTag, image.digest, judged on normalised references. */
+export function compileImagesRule(settings: ImagesRule): CompiledImagesRule {
+  return {
+    settings,
+    allowed: settings.allowedRegistries.map(normalizeRegistryPrefix),
+    denied: settings.deniedImages.map(compileGlob),
+  };
+}
+
 export function checkImages(pod: PodView, rule: CompiledImagesRule): Finding[] {
   const out: Finding[] = [];
   imagesInto(pod, rule, out);
@@ -37,7 +47,7 @@ function verdict(rule: CompiledImagesRule, normalized: string): Verdict {
   let v = cache.get(normalized);
   if (v === undefined) {
     v = {
-      allowed: allowedRegistry(normalized, rule.settings.allowedRegistries),
+      allowed: allowedRegistry(normalized, rule.allowed),
       denied: anyGlob(rule.denied, normalized)
         ? rule.denied.find((d) => d.matches(normalized))
         : undefined,

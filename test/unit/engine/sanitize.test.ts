@@ -1,0 +1,111 @@
+import { expect } from 'chai';
+import { MAX_LIST_ITEMS, MAX_STRING_LENGTH, sanitizePod } from '../../../src/engine/sanitize.ts';
+import { podJson } from '../builders.ts';
+
+describe('sanitize', () => {
+  it('reads a well-formed pod with nothing invalid or truncated', () => {
+    const s = sanitizePod(
+      podJson({
+        hostPID: true,
+        containers: [
+          { name: 'c', image: 'x:1', securityContext: { privileged: true, runAsUser: 0 } },
+        ],
+      }),
+    );
+    expect(s?.invalid).to.deep.equal([]);
+    expect(s?.truncated).to.deep.equal([]);
+    expect(s?.pod.spec.hostPID).to.equal(true);
+    expect(s?.pod.spec.containers[0]?.securityContext?.privileged).to.equal(true);
+  });
+
+  it('drops fields of the wrong type and names each one, as the API server would refuse them', () => {
+    const s = sanitizePod(
+      podJson(
+        {
+          hostPID: 'yes',
+          containers: [
+            {
+              name: 'c',
+              image: 'x:1',
+              command: 'sh',
+              args: ['ok', 7],
+              securityContext: { privileged: 'true', runAsUser: 1.5 },
+            },
+          ],
+          volumes: ['oops'],
+          tolerations: {},
+        },
+        { labels: { 'app.kubernetes.io/name': 3 } },
+      ),
+    );
+    expect(s?.invalid).to.have.members([
+      'spec.hostPID: must be a boolean',
+      'spec.containers[0].command: must be a list',
+      'spec.containers[0].args[1]: must be a string',
+      'spec.containers[0].securityContext.privileged: must be a boolean',
+      'spec.containers[0].securityContext.runAsUser: must be an integer',
+      'spec.volumes[0]: must be an object',
+      'spec.tolerations: must be a list',
+      'metadata.labels[app.kubernetes.io/name]: must be a string',
+    ]);
+    expect(s?.pod.spec.hostPID).to.equal(undefined);
+    expect(s?.pod.spec.containers[0]?.args).to.deep.equal(['ok']);
+  });
+
+  it('treats null as absent, as the API server does', () => {
+    const s = sanitizePod(
+      podJson({
+        hostPID: null,
+        nodeSelector: null,
+        containers: [{ name: 'c', image: 'x:1', securityContext: null }],
+      }),
+    );
+    expect(s?.invalid).to.deep.equal([]);
+  });
+
+  it('cuts strings and lists at the bounds and says where', () => {
+    const s = sanitizePod(
+      podJson({
+        containers: [{ name: 'c', image: 'x:1', args: ['a'.repeat(MAX_STRING_LENGTH + 1)] }],
+        volumes: Array.from({ length: MAX_LIST_ITEMS + 1 }, (_, i) => ({
+          name: `v${i}`,
+          emptyDir: {},
+        })),
+      }),
+    );
+    expect(s?.truncated).to.have.members(['spec.containers[0].args[0]', 'spec.volumes']);
+    expect(s?.pod.spec.containers[0]?.args[0]).to.have.length(MAX_STRING_LENGTH);
+    expect(s?.pod.spec.volumes).to.have.length(MAX_LIST_ITEMS);
+  });
+
+  it('never cuts an argument a container could really run (128 KiB, the kernel limit)', () => {
+    expect(MAX_STRING_LENGTH).to.equal(128 * 1024);
+  });
+
+  it('reads workload templates and names template paths pod-rooted', () => {
+    const s = sanitizePod({
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'cj', namespace: 'ns' },
+      spec: {
+        jobTemplate: {
+          spec: {
+            template: {
+              metadata: { labels: { a: 'b' } },
+              spec: { containers: [{ name: 'c', image: 'x:1', workingDir: 5 }] },
+            },
+          },
+        },
+      },
+    });
+    expect(s?.pod.specPath).to.equal('spec.jobTemplate.spec.template.spec');
+    expect(s?.pod.metadata.labels).to.deep.equal({ a: 'b' });
+    expect(s?.invalid).to.deep.equal(['spec.containers[0].workingDir: must be a string']);
+  });
+
+  it('is not a pod: other kinds and non-objects', () => {
+    expect(sanitizePod({ kind: 'Service', spec: {} })).to.equal(undefined);
+    expect(sanitizePod('Pod')).to.equal(undefined);
+    expect(sanitizePod({ kind: 'toString' })).to.equal(undefined);
+  });
+});
