@@ -1,12 +1,15 @@
-// Reading the CLI's inputs: multi-document YAML or JSON files, or stdin for `-`, with every document
-// remembered by file and index so errors can point at it.
-import { readFile } from 'node:fs/promises';
+// Reading the CLI's inputs: multi-document YAML or JSON files, directories of them, or stdin for
+// `-`, with every document remembered by file, index (and List item) so errors can point at it.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 export interface SourceDocument {
   file: string;
-  /** 0-based position of the document in its file (after expanding `kind: List`, the list's position). */
+  /** 0-based position of the document in its file. */
   index: number;
+  /** 0-based position inside a `kind: List` document, when it came from one. */
+  item?: number;
   value: unknown;
 }
 
@@ -18,8 +21,43 @@ export class InputError extends Error {
 }
 
 /** Where a document came from, as every message names it. */
-export function where(doc: Pick<SourceDocument, 'file' | 'index'>, field?: string): string {
-  return `${doc.file === '-' ? '<stdin>' : doc.file}: document ${doc.index}${field ? `: ${field}` : ''}`;
+export function where(
+  doc: Pick<SourceDocument, 'file' | 'index' | 'item'>,
+  field?: string,
+): string {
+  const item = doc.item === undefined ? '' : `, item ${doc.item}`;
+  return `${doc.file === '-' ? '<stdin>' : doc.file}: document ${doc.index}${item}${field ? `: ${field}` : ''}`;
+}
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+
+/** A directory stands for its YAML and JSON files, in name order (as `kubectl apply -f DIR`). */
+export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      out.push(p);
+      continue;
+    }
+    let isDir: boolean;
+    try {
+      isDir = (await stat(p)).isDirectory();
+    } catch (err) {
+      throw new InputError(
+        `${p}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+    if (!isDir) {
+      out.push(p);
+      continue;
+    }
+    const names = (await readdir(p, { withFileTypes: true }))
+      .filter((e) => e.isFile() && MANIFEST.test(e.name))
+      .map((e) => e.name)
+      .sort();
+    out.push(...names.map((n) => join(p, n)));
+  }
+  return out;
 }
 
 async function readInput(file: string, stdin: () => Promise<string>): Promise<string> {
@@ -38,8 +76,9 @@ export async function loadDocuments(
   stdin: () => Promise<string>,
 ): Promise<SourceDocument[]> {
   const text = await readInput(file, stdin);
-  // Attacker-supplied manifests must not expand into gigabytes through YAML aliases.
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  // YAML 1.1 with merge keys, as kubectl reads manifests: `privileged: yes` is true and `<<:`
+  // merges, so the CLI judges the object the API server would get, not a string it would refuse.
+  const docs = parseAllDocuments(text, { prettyErrors: true, version: '1.1', merge: true });
   const out: SourceDocument[] = [];
   let index = 0;
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
@@ -52,6 +91,7 @@ export async function loadDocuments(
     }
     let value: unknown;
     try {
+      // Attacker-supplied manifests must not expand into gigabytes through YAML aliases.
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
       throw new InputError(`${where(here)}: invalid YAML: ${(err as Error).message}`);
@@ -59,7 +99,7 @@ export async function loadDocuments(
     index++;
     if (value === null || value === undefined) continue; // an empty document between `---` lines
     const list = asList(value);
-    if (list) list.forEach((item) => out.push({ ...here, value: item }));
+    if (list) list.forEach((value, item) => out.push({ ...here, item, value }));
     else out.push({ ...here, value });
   }
   return out;

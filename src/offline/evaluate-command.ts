@@ -2,10 +2,9 @@
 // manifest before it reaches a cluster. Exit 0: no violations; 1: violations; 2: invalid input.
 import { isPolicyDocument, parsePolicy } from '../api/parse.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
-import { evaluate } from '../engine/evaluate.ts';
-import { sanitizePod } from '../engine/sanitize.ts';
-import type { RuleError, Violation } from '../engine/violation.ts';
-import { InputError, loadDocuments, where, type SourceDocument } from './documents.ts';
+import { evaluate, sourcePath } from '../engine/evaluate.ts';
+import { sanitizePod, type SanitizedPod } from '../engine/sanitize.ts';
+import { expandPaths, InputError, loadDocuments, where, type SourceDocument } from './documents.ts';
 import { renderJson, renderTable, type OfflineResult, type ResourceRef } from './report.ts';
 import { isPodBearing, namespaceLabels, resourceProblem } from './resources.ts';
 
@@ -27,10 +26,8 @@ export const EXIT_VIOLATIONS = 1;
 export const EXIT_INVALID = 2;
 
 async function loadAll(files: string[], io: CommandIO): Promise<SourceDocument[]> {
-  if (files.filter((f) => f === '-').length > 1)
-    throw new InputError('stdin (-) can be given only once');
   const all: SourceDocument[] = [];
-  for (const f of files) all.push(...(await loadDocuments(f, io.stdin)));
+  for (const f of await expandPaths(files)) all.push(...(await loadDocuments(f, io.stdin)));
   return all;
 }
 
@@ -65,38 +62,68 @@ function loadPolicies(docs: SourceDocument[]): CompiledPolicy[] {
   return policies;
 }
 
-export async function runEvaluate(opts: EvaluateOptions, io: CommandIO): Promise<number> {
-  let results: OfflineResult[];
-  let judged: number;
-  let violating: number;
-  const ruleErrors: string[] = [];
-  try {
-    const policies = loadPolicies(await loadAll(opts.policyFiles, io));
-    const docs = await loadAll(opts.resourceFiles, io);
-    const nsLabels = new Map<string, Record<string, string>>();
-    const problems: string[] = [];
-    for (const doc of docs) {
-      const o = doc.value as Record<string, unknown>;
-      if (typeof o !== 'object' || o === null || Array.isArray(o))
-        problems.push(`${where(doc)}: not a Kubernetes object`);
-      else if (typeof o.kind !== 'string') problems.push(`${where(doc, 'kind')}: Required value`);
-      else if (o.kind === 'Namespace') {
-        const ns = namespaceLabels(o);
-        if (ns) nsLabels.set(ns[0], ns[1]);
-      } else if (isPodBearing(o.kind)) {
-        const p = resourceProblem(o);
-        if (p) problems.push(`${where(doc, p)}`);
-      }
-    }
-    if (problems.length > 0) throw new InputError(problems.join('\n'));
+interface Judged {
+  doc: SourceDocument;
+  sanitized: SanitizedPod;
+}
 
-    results = [];
-    judged = 0;
-    violating = 0;
-    for (const doc of docs) {
-      const sanitized = sanitizePod(doc.value);
-      if (!sanitized) continue;
-      judged++;
+/**
+ * Sorts the resource documents: namespace labels, pods and workloads to judge, and the kinds that
+ * are not judged. Structural problems an API server would have refused become one InputError.
+ */
+function classify(docs: readonly SourceDocument[]): {
+  nsLabels: Map<string, Record<string, string>>;
+  judged: Judged[];
+  skipped: Map<string, number>;
+} {
+  const nsLabels = new Map<string, Record<string, string>>();
+  const judged: Judged[] = [];
+  const skipped = new Map<string, number>();
+  const problems: string[] = [];
+  for (const doc of docs) {
+    const o = doc.value as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+      problems.push(`${where(doc)}: not a Kubernetes object`);
+    } else if (typeof o.kind !== 'string') {
+      problems.push(`${where(doc, 'kind')}: Required value`);
+    } else if (o.kind === 'Namespace') {
+      const ns = namespaceLabels(o);
+      if (ns) nsLabels.set(ns[0], ns[1]);
+    } else if (!isPodBearing(o.kind)) {
+      skipped.set(o.kind, (skipped.get(o.kind) ?? 0) + 1);
+    } else {
+      const missing = resourceProblem(o);
+      const sanitized = sanitizePod(o);
+      if (missing) problems.push(where(doc, missing));
+      else if (sanitized && sanitized.invalid.length > 0) {
+        for (const bad of sanitized.invalid)
+          problems.push(where(doc, sourcePath(sanitized.pod, bad)));
+      } else if (sanitized) judged.push({ doc, sanitized });
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems.join('\n'));
+  return { nsLabels, judged, skipped };
+}
+
+export async function runEvaluate(opts: EvaluateOptions, io: CommandIO): Promise<number> {
+  let results: OfflineResult[] = [];
+  let violating = 0;
+  let judgedCount: number;
+  const warnings: string[] = [];
+  try {
+    if ([...opts.policyFiles, ...opts.resourceFiles].filter((f) => f === '-').length > 1) {
+      throw new InputError(
+        'stdin (-) can be read only once: give "-" to one -p or -f, not several',
+      );
+    }
+    const policies = loadPolicies(await loadAll(opts.policyFiles, io));
+    const { nsLabels, judged, skipped } = classify(await loadAll(opts.resourceFiles, io));
+    judgedCount = judged.length;
+    if (skipped.size > 0) {
+      const kinds = [...skipped].map(([k, n]) => (n > 1 ? `${k} (${n})` : k)).join(', ');
+      warnings.push(`not judged, not a Pod or workload: ${kinds}`);
+    }
+    for (const { doc, sanitized } of judged) {
       const { pod, truncated } = sanitized;
       const ev = evaluate(pod, policies, {
         namespaceLabels: nsLabels.get(pod.metadata.namespace) ?? {},
@@ -105,10 +132,8 @@ export async function runEvaluate(opts: EvaluateOptions, io: CommandIO): Promise
       });
       const resource: ResourceRef = { ...pod.source };
       if (ev.violations.length > 0) violating++;
-      results.push(...ev.violations.map((v: Violation) => ({ resource, violation: v })));
-      ruleErrors.push(
-        ...ev.errors.map((e: RuleError) => `${where(doc)}: policy ${e.policy}: ${e.message}`),
-      );
+      results = results.concat(ev.violations.map((violation) => ({ resource, violation })));
+      for (const e of ev.errors) warnings.push(`${where(doc)}: policy ${e.policy}: ${e.message}`);
     }
   } catch (err) {
     if (err instanceof InputError) {
@@ -117,8 +142,8 @@ export async function runEvaluate(opts: EvaluateOptions, io: CommandIO): Promise
     }
     throw err;
   }
-  for (const e of ruleErrors) io.stderr(`warning: ${e}\n`);
-  const summary = { resources: judged, violating, violations: results.length };
+  for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  const summary = { resources: judgedCount, violating, violations: results.length };
   io.stdout(opts.output === 'json' ? renderJson(results, summary) : renderTable(results, summary));
   return results.length > 0 ? EXIT_VIOLATIONS : EXIT_OK;
 }

@@ -24,11 +24,8 @@ export function resourceProblem(doc: Json): string | undefined {
   if (typeof doc.apiVersion !== 'string') return 'apiVersion: Required value';
   const meta = obj(doc.metadata);
   if (!meta) return 'metadata: Required value';
-  if (typeof meta.name !== 'string' || meta.name === '') {
-    if (typeof meta.generateName !== 'string') return 'metadata.name: Required value';
-  }
-  if (meta.namespace !== undefined && typeof meta.namespace !== 'string')
-    return 'metadata.namespace: must be a string';
+  if (!nonEmptyString(meta.name) && !nonEmptyString(meta.generateName))
+    return 'metadata.name: Required value';
   const path = SPEC_PATH[kind] ?? ['spec', 'template', 'spec'];
   let node: unknown = doc;
   for (let i = 0; i < path.length; i++) {
@@ -39,31 +36,23 @@ export function resourceProblem(doc: Json): string | undefined {
   const at = path.join('.');
   if (!Array.isArray(spec.containers) || spec.containers.length === 0)
     return `${at}.containers: Required value`;
+  // Field types are the sanitizer's to check (it names every wrongly-typed field); here only what
+  // must be present.
   for (const group of ['containers', 'initContainers', 'ephemeralContainers']) {
     const list = spec[group];
-    if (list === undefined || list === null) continue;
-    if (!Array.isArray(list)) return `${at}.${group}: must be a list`;
+    if (!Array.isArray(list)) continue;
     for (let i = 0; i < list.length; i++) {
       const c = obj(list[i]);
       const here = `${at}.${group}[${i}]`;
-      if (!c) return `${here}: must be an object`;
-      if (typeof c.name !== 'string' || c.name === '') return `${here}.name: Required value`;
-      if (typeof c.image !== 'string' && kind !== 'Pod') return `${here}.image: Required value`;
-      if (c.image !== undefined && typeof c.image !== 'string')
-        return `${here}.image: must be a string`;
-      for (const f of ['command', 'args']) {
-        const v = c[f];
-        if (
-          v !== undefined &&
-          v !== null &&
-          (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
-        ) {
-          return `${here}.${f}: must be a list of strings`;
-        }
-      }
+      if (c && !nonEmptyString(c.name)) return `${here}.name: Required value`;
+      if (c && !nonEmptyString(c.image)) return `${here}.image: Required value`;
     }
   }
   return undefined;
+}
+
+function nonEmptyString(v: unknown): boolean {
+  return typeof v === 'string' && v !== '';
 }
 
 /** Labels of a Namespace document, for namespaceSelector. */

@@ -22,6 +22,14 @@ export const SENSITIVE_HOST_PATHS: readonly string[] = [
   '/var/run/containerd/containerd.sock',
   '/var/run/crio/crio.sock',
   '/run/crio/crio.sock',
+  // Beyond api.md's list, the same escape by other doors: kernel tunables and the boot partition,
+  // the container runtimes' own state (every container's root filesystem), and k3s's socket.
+  '/sys',
+  '/boot',
+  '/var/lib/docker',
+  '/var/lib/containerd',
+  '/run/k3s/containerd/containerd.sock',
+  '/var/run/k3s/containerd/containerd.sock',
 ];
 
 /** Lexical clean-up as the kernel would resolve it: `//`, `.`, `..` and trailing slashes. */

@@ -95,6 +95,11 @@ describe('rule: hostPath.sensitive', () => {
     '//etc//',
     '/tmp/../etc',
     '/home/user',
+    '/sys/fs/cgroup',
+    '/boot',
+    '/var/lib/docker/overlay2',
+    '/var/lib/containerd',
+    '/run/k3s/containerd/containerd.sock',
   ]) {
     it(`fails for ${p}`, () => expect(rules(spec, vol(p))).to.deep.equal(['hostPath.sensitive']));
   }

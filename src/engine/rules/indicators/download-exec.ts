@@ -12,7 +12,8 @@ import {
 } from './shell-text.ts';
 
 const FETCH = String.raw`(?:\S*/)?(?:curl|wget)\b`;
-const RUNNER = String.raw`(?:\b(?:(?:ba|da|k|z|a)?sh|eval|source|python[0-9.]*|perl|ruby|php|node)(?:\s+-\w+)*\s+|(?:^|[\s;&|])\.\s+)`;
+// `\s*` before the substitution: `bash<(curl …)` needs no space.
+const RUNNER = String.raw`(?:\b(?:(?:ba|da|k|z|a)?sh|eval|source|python[0-9.]*|perl|ruby|php|node)\b(?:\s+-\w+)*\s*|(?:^|[\s;&|])\.\s+)`;
 
 const SUBSTITUTION = ['$(', '<(', '`'];
 
@@ -123,14 +124,20 @@ const INLINE_CODE: Readonly<Record<string, readonly string[]>> = {
 function runsStdin(c: Command): string | undefined {
   const family = interpreterOf(c.name);
   if (family === undefined) return undefined;
-  for (const a of c.argv) {
+  for (let i = 0; i < c.argv.length; i++) {
+    const a = c.argv[i] ?? '';
     if (a === '-' || a === '/dev/stdin' || a === '--') return basename(c.name);
     if (a.startsWith('--')) {
       if (a === '--eval' || a === '--command') return undefined;
       continue;
     }
     if (a.startsWith('-')) {
-      if ((INLINE_CODE[family] ?? []).some((f) => a.includes(f))) return undefined;
+      if ((INLINE_CODE[family] ?? []).some((f) => a.includes(f))) {
+        // `… | xargs sh -c`: no inline program follows, so the piped data becomes the program.
+        return i === c.argv.length - 1 && basename(c.words[0] ?? '') === 'xargs'
+          ? basename(c.name)
+          : undefined;
+      }
       continue;
     }
     if (isRedirect(a)) continue;

@@ -13,9 +13,9 @@ const IDIOMS = new IdiomSet([
   idiom(
     'shell bound to a /dev/tcp or /dev/udp socket',
     ['/dev/tcp/', '/dev/udp/'],
-    // stdin/stdout of a shell redirected to or from the socket, the `0>&1` trick, or a read loop
-    // that runs each received line.
-    String.raw`${SHELL}${STDIN_OPTS}\s*[0-9]*(?:[<>]&?|&>)\s*/dev/(?:tcp|udp)/\S*|${SHELL}${STDIN_OPTS}\s+[0-9]*<&\s*[0-9]+|(?:^|[\s;])0\s*[<>]&\s*[0-9]+.*/dev/(?:tcp|udp)/|/dev/(?:tcp|udp)/.*\s0\s*[<>]&\s*[0-9]+|\bwhile\s+read\s+\w+\s*;?\s*do\s+\$\w+`,
+    // stdin/stdout of a shell redirected to or from the socket, the `0>&1` trick, a read loop
+    // that runs each received line, or the socket's descriptor read into a shell's pipe.
+    String.raw`${SHELL}${STDIN_OPTS}\s*[0-9]*(?:[<>]&?|&>)\s*/dev/(?:tcp|udp)/\S*|${SHELL}${STDIN_OPTS}\s+[0-9]*<&\s*[0-9]+|(?:^|[\s;])0\s*[<>]&\s*[0-9]+.*/dev/(?:tcp|udp)/|/dev/(?:tcp|udp)/.*\s0\s*[<>]&\s*[0-9]+|\bwhile\s+read\s+\w+\s*;?\s*do\s+\$\w+|<&\s*[0-9]+[^;&\n|]*\|\s*(?:\S*/)?${SHELL}`,
     String.raw`/dev/(?:tcp|udp)/`,
   ),
   idiom(

@@ -118,6 +118,8 @@ const WRAPPERS = new Set([
   'time',
   'stdbuf',
   'timeout',
+  // `… | xargs sh -c`: what arrives on stdin becomes the shell's arguments, so the script.
+  'xargs',
 ]);
 
 export function basename(path: string): string {
@@ -146,7 +148,8 @@ export function effectiveCommand(words: readonly string[]): { name: string; argv
       // `-o pipefail`: the option's value is not the script.
       j += words[j] === '-o' || words[j] === '-O' ? 2 : 1;
     }
-    if (j >= words.length || !isShortOption(words[j] ?? '')) {
+    // No script after -c (its words arrive later, as with xargs): the shell itself is what runs.
+    if (j + 1 >= words.length || !isShortOption(words[j] ?? '')) {
       return { name, argv: words.slice(i + 1) };
     }
     i = j + 1;
