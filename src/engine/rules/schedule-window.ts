@@ -40,7 +40,20 @@ export function compileWindow(window: TimeWindow): WindowResult {
     });
   } catch {
     return { ok: false, field: 'timeZone', message: `unknown IANA time zone "${window.timeZone}"` };
+  } // Intl also takes offsets ("+05:00") and any letter case ("utc"); the contract says IANA names,
+  // and an offset has no daylight saving time, which is what a zone name is for.
+  const resolved = format.resolvedOptions().timeZone;
+  if (
+    /^[+-]/.test(window.timeZone) ||
+    (resolved !== window.timeZone && resolved.toLowerCase() === window.timeZone.toLowerCase())
+  ) {
+    return {
+      ok: false,
+      field: 'timeZone',
+      message: `"${window.timeZone}" is not an IANA time zone name${/^[+-]/.test(window.timeZone) ? ' (offsets are not zones: use e.g. Asia/Kolkata)' : `; did you mean "${resolved}"?`}`,
+    };
   }
+
   return {
     ok: true,
     window: { window, days: new Set(window.days), startMinute, endMinute, format },
