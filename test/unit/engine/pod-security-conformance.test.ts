@@ -2,9 +2,7 @@
 // level and Kubernetes minor, fetched with the Go toolchain at test time (never copied into the
 // repo), must judge the same here. A pass fixture yields no pss.* finding; a fail fixture yields a
 // finding of the check its file name names (or of the restricted check that replaces it).
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { parse } from 'yaml';
@@ -17,40 +15,7 @@ import {
   PSS_CHECK_IDS,
 } from '../../../src/engine/rules/pod-security/index.ts';
 import { sanitizePod } from '../../../src/engine/sanitize.ts';
-
-/** The upstream release whose semantics we claim; bump together with LATEST_PSS_MINOR. */
-const PSA_MODULE = 'k8s.io/pod-security-admission';
-const PSA_VERSION = 'v0.36.6';
-
-function downloadModule(): string {
-  let out: string;
-  try {
-    out = execFileSync('go', ['mod', 'download', '-json', `${PSA_MODULE}@${PSA_VERSION}`], {
-      // Outside any go.mod, so the repo's Go modules (test/cluster) don't get involved.
-      cwd: tmpdir(),
-      encoding: 'utf8',
-      timeout: 300_000,
-      env: { ...process.env, GO111MODULE: 'on' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
-    if (err.code === 'ENOENT')
-      throw new Error(
-        `the Go toolchain ("go") is not on PATH: it is needed to fetch ${PSA_MODULE}@${PSA_VERSION}, ` +
-          'whose fixtures this conformance test runs. Install Go (https://go.dev/dl/) and re-run.',
-        { cause: e },
-      );
-    throw new Error(
-      `go mod download ${PSA_MODULE}@${PSA_VERSION} failed: ${err.stdout ?? ''}${err.stderr ?? err.message}`,
-      { cause: e },
-    );
-  }
-  const dir = (JSON.parse(out) as { Dir?: string; Error?: string }).Dir;
-  if (!dir || !existsSync(join(dir, 'test', 'testdata')))
-    throw new Error(`go mod download gave no usable module directory for ${PSA_MODULE}: ${out}`);
-  return dir;
-}
+import { downloadModule, PSA_MODULE, PSA_VERSION } from '../../support/upstream-psa.ts';
 
 /** File names are the lower-cased check ID plus an index: `seccompprofile_baseline2.yaml`. */
 const ID_BY_LOWER = new Map(PSS_CHECK_IDS.map((id) => [id.toLowerCase(), id]));
