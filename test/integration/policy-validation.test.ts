@@ -61,6 +61,19 @@ describe('policy validation: the API server and the parser agree', function () {
     }
   });
 
+  it('teaches the user through kubectl explain', async () => {
+    const r = await kubectl(['explain', 'cdp.spec.rules.images.allowedRegistries']);
+    expect(r.stdout).to.contain('Allowed prefixes of the normalised image reference');
+    const cols = await kubectl([
+      'get',
+      'crd',
+      'containerdeploymentpolicies.deployguard.dev',
+      '-o',
+      'jsonpath={.spec.versions[0].additionalPrinterColumns[*].name}',
+    ]);
+    expect(cols.stdout.split(' ')).to.deep.equal(['Mode', 'Ready', 'Violating', 'Actions', 'Age']);
+  });
+
   it('stores the defaults the parser applies', async () => {
     const name = `defaults-${suffix}`;
     await kubectl(['create', '-f', '-'], {
