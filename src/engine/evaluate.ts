@@ -7,11 +7,11 @@ import type { CompiledPolicy } from './compiled-policy.ts';
 import { policyApplies } from './match.ts';
 import type { PodView } from './pod.ts';
 import { commandsInto } from './rules/commands.ts';
-import { hostPathList, hostPathsInto } from './rules/host-paths.ts';
+import { hostPathsInto } from './rules/host-paths.ts';
 import { imagesInto } from './rules/images.ts';
 import { indicatorsInto } from './rules/indicators.ts';
 import { checkOwnership } from './rules/ownership.ts';
-import { podSecurityInto, preparePodSecurity } from './rules/pod-security/index.ts';
+import { podSecurityInto } from './rules/pod-security/index.ts';
 import { checkScheduleWindow } from './rules/schedule-window.ts';
 import { checkScheduling } from './rules/scheduling.ts';
 import type { Evaluation, Finding, RuleError, Violation } from './violation.ts';
@@ -31,9 +31,10 @@ export interface EvaluationContext {
 /** Appends the findings of one policy's rules to `out`, in a fixed rule order. */
 function findings(c: CompiledPolicy, pod: PodView, ctx: EvaluationContext, out: Finding[]): void {
   const r = c.policy.spec.rules;
-  if (r.podSecurity) podSecurityInto(pod, c.podSecurity ?? preparePodSecurity(r.podSecurity), out);
+  // Compiled when the policy loaded: present exactly when the rule block is.
+  if (c.podSecurity) podSecurityInto(pod, c.podSecurity, out);
   if (c.images) imagesInto(pod, c.images, out);
-  if (r.hostPaths) hostPathsInto(pod, c.hostPaths ?? hostPathList(r.hostPaths), out);
+  if (c.hostPaths) hostPathsInto(pod, c.hostPaths, out);
   if (r.indicators?.enabled) indicatorsInto(pod, out);
   if (c.patterns.length > 0) commandsInto(pod, c.patterns, out);
   if (r.scheduling) for (const f of checkScheduling(pod, r.scheduling)) out.push(f);
