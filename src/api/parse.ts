@@ -7,18 +7,13 @@ import type { Policy, PolicyProblem, PolicySpec } from './policy.ts';
 import { crossFieldProblems, withActionDefaults } from './policy-rules.ts';
 import { policySchema } from './schema.ts';
 import { walkSchema, type SchemaNode, type SchemaProblem } from './schema-walk.ts';
+import { asObject as obj } from '../engine/json.ts';
 
 export type PolicyResult =
   | { ok: true; policy: Policy; compiled: CompiledPolicy }
   | { ok: false; name?: string; problems: PolicyProblem[] };
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
-}
 
 /** True for documents that claim to be a ContainerDeploymentPolicy, valid or not. */
 export function isPolicyDocument(raw: unknown): boolean {

@@ -106,8 +106,6 @@ const FIXED: Readonly<Record<string, RuleInfo>> = {
   },
 };
 
-export const FIXED_RULE_IDS: readonly string[] = Object.keys(FIXED);
-
 /** Catalog entry of a rule ID, or undefined for an ID deployguard does not have. */
 export function ruleInfo(id: string): RuleInfo | undefined {
   if (Object.hasOwn(FIXED, id)) return FIXED[id];

@@ -23,6 +23,7 @@ import type {
   Volume,
   WindowsOptions,
 } from './pod.ts';
+import { asObject as obj, type Json } from './json.ts';
 
 /**
  * Longest string the rules will look at: 128 KiB, the kernel's limit on one exec argument
@@ -33,17 +34,11 @@ export const MAX_STRING_LENGTH = 128 * 1024;
 /** Most items of any list the rules will look at; longer lists are cut and reported likewise. */
 export const MAX_LIST_ITEMS = 1024;
 
-type Json = Record<string, unknown>;
-
 /** `spec.containers[0]`, `spec.hostPID`, `metadata.labels[app.kubernetes.io/name]`. */
 function join(at: string, key: string | number): string {
   return typeof key === 'number' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)
     ? `${at}[${key}]`
     : `${at}.${key}`;
-}
-
-function obj(v: unknown): Json | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
 }
 
 /**
