@@ -147,7 +147,8 @@ function walkObject(
     out[key] = walkSchema(child, value[key], childPath, problems);
   }
   for (const req of schema.required ?? []) {
-    if (!Object.hasOwn(value, req))
+    // A null is absent here too (dropped above), as the API server prunes it before validating.
+    if (!Object.hasOwn(value, req) || value[req] === null)
       problems.push({ path: join(path, req), message: 'Required value' });
   }
   if (props) {
