@@ -3,6 +3,7 @@
 // dot, a colon or `localhost` is a registry host, a tag follows the last colon after the last slash,
 // and a digest follows `@`. Rules compare normalised references so `alpine` and
 // `index.docker.io/library/alpine` can't slip past a list written for `docker.io/library/`.
+import { shownText } from './untrusted-text.ts';
 
 export interface ImageRef {
   /** Registry host, with port if any: `docker.io`, `registry.local:5000`. */
@@ -117,9 +118,7 @@ export function hasAllowedPrefix(normalized: string, prefix: string): boolean {
   return next === '/' || next === ':' || next === '@';
 }
 
-/** Attacker text in messages: short and on one line. */
+/** Attacker text in messages: short, one line, nothing that could forge terminal output. */
 export function clip(s: string, max = 80): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = s.replace(/[\u0000-\u001f\u007f]/g, ' ');
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+  return shownText(s, max);
 }

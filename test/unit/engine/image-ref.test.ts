@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { hasAllowedPrefix, parseImage } from '../../../src/engine/image-ref.ts';
+import { clip, hasAllowedPrefix, parseImage } from '../../../src/engine/image-ref.ts';
 
 describe('image references', () => {
   const normalized: [string, string][] = [
@@ -70,5 +70,10 @@ describe('image references', () => {
     expect(
       hasAllowedPrefix('docker.io/library/alpine2:latest', 'docker.io/library/alpine'),
     ).to.equal(false);
+  });
+
+  it('shows attacker text in messages short, escaping what could forge a terminal line', () => {
+    expect(clip('evil\u202eexe.jpg\n\u001b[2J')).to.equal('evil\\u202eexe.jpg\\u000a\\u001b[2J');
+    expect(clip('x'.repeat(100), 10)).to.equal(`${'x'.repeat(10)}…`);
   });
 });

@@ -1,6 +1,7 @@
 // Shell-ish text handling for the indicators: normalising away cheap evasions, splitting a command
 // line into simple commands, and quoting attacker text safely into messages. Plain string scanning
 // only: every function here is linear in its input.
+import { shownText } from '../../untrusted-text.ts';
 
 /**
  * What the indicators match against. Quotes and backslashes are dropped because the shell drops
@@ -20,29 +21,12 @@ export function normalizeCommand(text: string): string {
 
 const SHOWN_CHARS = 100;
 
-/** Control, bidi and zero-width characters: they could forge or hide text in a terminal or UI. */
-function unsafe(code: number): boolean {
-  return (
-    code < 0x20 ||
-    (code >= 0x7f && code <= 0x9f) ||
-    (code >= 0x200b && code <= 0x200f) ||
-    (code >= 0x2028 && code <= 0x202e) ||
-    (code >= 0x2066 && code <= 0x2069)
-  );
-}
-
 /**
  * Untrusted text for a message: at most ~100 characters, double-quoted, unsafe characters as
  * `\uXXXX`. Backslashes stay as written so a regex reads as the user wrote it.
  */
 export function excerpt(text: string): string {
-  const clipped = text.length > SHOWN_CHARS ? text.slice(0, SHOWN_CHARS) : text;
-  let out = '';
-  for (const ch of clipped) {
-    const code = ch.codePointAt(0) ?? 0;
-    out += unsafe(code) ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
-  }
-  return `"${out}${clipped.length < text.length ? '…' : ''}"`;
+  return `"${shownText(text, SHOWN_CHARS)}"`;
 }
 
 /** One simple command and the operator that joined it to the previous one. */
