@@ -1,0 +1,391 @@
+// `deployguard run` configuration: flags, then DEPLOYGUARD_* environment variables, then defaults.
+// Read once by the composition root and passed down as a frozen object; nothing else reads the
+// environment. Every problem is collected into one list, so a bad Deployment is fixed in one go.
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  kubeconfig?: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  /** Name of the Lease; fixed by the API contract, not a flag. */
+  leaderElectionId: string;
+  logLevel: LogLevel;
+  logFormat: 'json' | 'text';
+  dryRun: boolean;
+  resyncPeriodMs: number;
+  watchNamespace?: string;
+  /** Label selector on ContainerDeploymentPolicies: only matching ones are loaded (e.g. to shard or canary policies). */
+  policySelector?: string;
+  workers: number;
+  shutdownTimeoutMs: number;
+  identity: string;
+}
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type ConfigResult =
+  { ok: true; config: Readonly<Config> } | { ok: false; errors: string[]; help?: boolean };
+
+export const LEADER_ELECTION_ID = 'deployguard-leader';
+const LOG_LEVELS: readonly string[] = ['error', 'warn', 'info', 'debug'];
+const MIN_RESYNC_MS = 10_000;
+const MAX_RESYNC_MS = 24 * 3600_000;
+
+/** One flag: how it reads, how it is documented, and where its value lands. */
+interface FlagSpec {
+  name: string;
+  type: 'string' | 'boolean';
+  placeholder?: string;
+  default: string;
+  help: string;
+  /** Validates a raw value into the config; returns a problem description or undefined. */
+  apply(raw: string, into: Partial<Config>): string | undefined;
+}
+
+const envName = (flag: string): string => `DEPLOYGUARD_${flag.toUpperCase().replaceAll('-', '_')}`;
+
+const FLAGS: readonly FlagSpec[] = [
+  optionalName(
+    'kubeconfig',
+    'PATH',
+    'kubeconfig file; default KUBECONFIG, then in-cluster',
+    'kubeconfig',
+    false,
+  ),
+  bindAddress(
+    'metrics-bind-address',
+    ':8080',
+    'serve /metrics here; "0" disables',
+    'metricsBindAddress',
+  ),
+  bindAddress(
+    'health-probe-bind-address',
+    ':8081',
+    'serve /healthz and /readyz here; "0" disables',
+    'healthProbeBindAddress',
+  ),
+  boolean(
+    'leader-elect',
+    'one active replica at a time, via Lease "deployguard-leader"',
+    'leaderElect',
+  ),
+  optionalName(
+    'leader-election-namespace',
+    'NS',
+    "namespace of the Lease; default the pod's own namespace",
+    'leaderElectionNamespace',
+    true,
+  ),
+  {
+    name: 'leader-election-identity',
+    type: 'string',
+    placeholder: 'ID',
+    default: '',
+    help: 'holder identity in the Lease; default HOSTNAME_RANDOMHEX',
+    apply: (raw, into) => {
+      if (raw === '' || raw.length > 128 || /[\p{C}\s]/u.test(raw))
+        return 'must be 1 to 128 printable characters without spaces';
+      into.identity = raw;
+    },
+  },
+  {
+    name: 'log-level',
+    type: 'string',
+    placeholder: 'LEVEL',
+    default: 'info',
+    help: 'error, warn, info or debug',
+    apply: (raw, into) => {
+      if (!LOG_LEVELS.includes(raw)) return 'must be one of error, warn, info, debug';
+      into.logLevel = raw as LogLevel;
+    },
+  },
+  {
+    name: 'log-format',
+    type: 'string',
+    placeholder: 'FORMAT',
+    default: 'json',
+    help: 'json (one object per line) or text',
+    apply: (raw, into) => {
+      if (raw !== 'json' && raw !== 'text') return 'must be json or text';
+      into.logFormat = raw;
+    },
+  },
+  boolean('dry-run', 'never act; report what would have been done as dry_run', 'dryRun'),
+  duration(
+    'resync-period',
+    '10m',
+    're-evaluate every cached pod this often; at least 10s',
+    'resyncPeriodMs',
+    MIN_RESYNC_MS,
+    MAX_RESYNC_MS,
+  ),
+  optionalName(
+    'watch-namespace',
+    'NS',
+    'watch only the pods of this namespace; default all',
+    'watchNamespace',
+    true,
+  ),
+  {
+    name: 'policy-selector',
+    type: 'string',
+    placeholder: 'SELECTOR',
+    default: '',
+    help: 'load only the policies with these labels, e.g. team=platform,tier!=canary; default all',
+    apply: (raw, into) => {
+      if (raw === '') {
+        into.policySelector = undefined;
+        return;
+      }
+      // Equality-based terms only: checked here so a typo fails at start, not as a watch that
+      // the API server refuses forever.
+      const key =
+        '([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?';
+      const value = '([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?';
+      const term = new RegExp(`^(!?${key}|${key}(=|==|!=)${value})$`);
+      if (raw.length > 1024 || !raw.split(',').every((t) => term.test(t.trim())))
+        return 'must be a label selector of key, !key, key=value or key!=value terms joined by commas';
+      into.policySelector = raw;
+    },
+  },
+  {
+    name: 'workers',
+    type: 'string',
+    placeholder: 'N',
+    default: '4',
+    help: 'pods reconciled concurrently, 1 to 64',
+    apply: (raw, into) => {
+      const n = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+      if (!(n >= 1 && n <= 64)) return 'must be an integer from 1 to 64';
+      into.workers = n;
+    },
+  },
+  duration(
+    'shutdown-timeout',
+    '25s',
+    'on SIGTERM, wait this long for work in flight; 1s to 1h',
+    'shutdownTimeoutMs',
+    1000,
+    3600_000,
+  ),
+];
+
+function boolean(name: string, help: string, key: 'leaderElect' | 'dryRun'): FlagSpec {
+  return {
+    name,
+    type: 'boolean',
+    default: 'false',
+    help,
+    apply: (raw, into) => {
+      const v = raw.toLowerCase();
+      if (v === 'true' || v === '1') into[key] = true;
+      else if (v === 'false' || v === '0') into[key] = false;
+      else return 'must be true or false';
+    },
+  };
+}
+
+function bindAddress(
+  name: string,
+  def: string,
+  help: string,
+  key: 'metricsBindAddress' | 'healthProbeBindAddress',
+): FlagSpec {
+  return {
+    name,
+    type: 'string',
+    placeholder: 'ADDR',
+    default: def,
+    help,
+    apply: (raw, into) => {
+      if (parseBindAddress(raw) === undefined)
+        return 'must be ":PORT", "HOST:PORT", "[IPv6]:PORT" or "0" (disabled), port 0 to 65535';
+      into[key] = raw;
+    },
+  };
+}
+
+function duration(
+  name: string,
+  def: string,
+  help: string,
+  key: 'resyncPeriodMs' | 'shutdownTimeoutMs',
+  min: number,
+  max: number,
+): FlagSpec {
+  return {
+    name,
+    type: 'string',
+    placeholder: 'DURATION',
+    default: def,
+    help,
+    apply: (raw, into) => {
+      const ms = parseDuration(raw);
+      if (ms === undefined) return 'must be a duration such as 30s, 10m or 1h30m';
+      if (ms < min || ms > max) return `must be from ${formatMs(min)} to ${formatMs(max)}`;
+      into[key] = ms;
+    },
+  };
+}
+
+/** A path or namespace that may be left out; an empty flag value clears a value set in the env. */
+function optionalName(
+  name: string,
+  placeholder: string,
+  help: string,
+  key: 'kubeconfig' | 'leaderElectionNamespace' | 'watchNamespace',
+  isNamespace: boolean,
+): FlagSpec {
+  return {
+    name,
+    type: 'string',
+    placeholder,
+    default: '',
+    help,
+    apply: (raw, into) => {
+      if (raw === '') return void (into[key] = undefined);
+      if (isNamespace && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(raw))
+        return 'must be a namespace name (lowercase letters, digits and "-", at most 63)';
+      into[key] = raw;
+    },
+  };
+}
+
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  defaults: { hostname: string; randomId: string },
+): ConfigResult {
+  const errors: string[] = [];
+  const fromFlags = new Map<string, string>();
+  let help = false;
+  // Non-strict parse + our own checks of every token: strict mode stops at the first problem, and
+  // the contract is one message listing all of them. The checks below are what strict mode checks.
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const f of FLAGS) options[f.name] = { type: f.type };
+  const { tokens } = parseArgs({
+    args: argv,
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      errors.push(`unexpected argument ${quote(t.value)}`);
+      continue;
+    }
+    if (t.kind !== 'option') continue;
+    if (t.name === 'help') {
+      help = true;
+      continue;
+    }
+    const spec = FLAGS.find((f) => f.name === t.name);
+    if (spec === undefined) {
+      errors.push(`unknown flag ${quote(t.rawName)}`);
+    } else if (spec.type === 'boolean') {
+      fromFlags.set(spec.name, t.value ?? 'true');
+    } else if (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))) {
+      errors.push(`--${spec.name}: needs a value (write --${spec.name}=VALUE)`);
+    } else {
+      fromFlags.set(spec.name, t.value);
+    }
+  }
+  if (help) return { ok: false, errors: [], help: true };
+
+  const into: Partial<Config> = {};
+  for (const spec of FLAGS) {
+    const flagValue = fromFlags.get(spec.name);
+    const envValue = env[envName(spec.name)];
+    // An empty env var counts as unset: manifests often template `value: ""`.
+    const [raw, origin] =
+      flagValue !== undefined
+        ? [flagValue, `--${spec.name}`]
+        : envValue !== undefined && envValue !== ''
+          ? [envValue, `--${spec.name} (from ${envName(spec.name)})`]
+          : [undefined, ''];
+    if (raw === undefined) continue;
+    const problem = spec.apply(raw, into);
+    if (problem !== undefined) errors.push(`${origin}: ${problem}, got ${quote(raw)}`);
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  const config: Config = {
+    metricsBindAddress: ':8080',
+    healthProbeBindAddress: ':8081',
+    leaderElect: false,
+    leaderElectionId: LEADER_ELECTION_ID,
+    logLevel: 'info',
+    logFormat: 'json',
+    dryRun: false,
+    resyncPeriodMs: 10 * 60_000,
+    workers: 4,
+    shutdownTimeoutMs: 25_000,
+    identity: `${defaults.hostname}_${defaults.randomId}`,
+  };
+  for (const [k, v] of Object.entries(into)) if (v !== undefined) Object.assign(config, { [k]: v });
+  return { ok: true, config: Object.freeze(config) };
+}
+
+/** Values in messages are attacker-neutral: quoted, escaped and capped. */
+const quote = (s: string): string => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3600_000, m: 60_000, s: 1000, ms: 1 };
+
+/**
+ * Go's time.ParseDuration for the units an operator needs (h, m, s, ms), combinable ("1h30m") and
+ * with fractions ("1.5h"); "0" alone is zero. No sign. Returns whole milliseconds.
+ */
+export function parseDuration(s: string): number | undefined {
+  if (s === '0') return 0;
+  if (!/^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ms|h|m|s))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const [, num, unit] of s.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)/g))
+    total += Number(num) * (UNIT_MS[unit as string] as number);
+  const ms = Math.round(total);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+function formatMs(ms: number): string {
+  if (ms % 3600_000 === 0) return `${ms / 3600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * controller-runtime's bind address syntax: ":8080" all interfaces, "host:port", "[::1]:8080",
+ * "0" disabled. Port 0 picks a free port (tests). Undefined: not a bind address.
+ */
+export function parseBindAddress(
+  s: string,
+): { host?: string; port: number } | 'disabled' | undefined {
+  if (s === '0') return 'disabled';
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
+  if (m === null) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  const [, v6, name] = m;
+  if (v6 !== undefined) return isIP(v6) === 6 ? { host: v6, port } : undefined;
+  if (name === '' || name === undefined) return { port };
+  const hostname =
+    /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
+  return isIP(name) === 4 || hostname.test(name) ? { host: name, port } : undefined;
+}
+
+const COL = 38;
+export const RUN_USAGE = `Usage: deployguard run [flags]
+
+Runs the operator: watches pods, judges them against ContainerDeploymentPolicies and remediates.
+Every flag can also be set with the environment variable shown; a flag wins over its variable.
+Booleans take --flag, --flag=true|false, or true/false/1/0 in the environment.
+
+${FLAGS.map((f) => {
+  const left = `  --${f.name}${f.placeholder ? ` ${f.placeholder}` : ''}`;
+  const def = f.default === '' ? '' : `default ${f.default}, `;
+  return `${left.padEnd(COL)}${f.help}\n${' '.repeat(COL)}${def}env ${envName(f.name)}\n`;
+}).join('')}${'  -h, --help'.padEnd(COL)}show this help
+`;
