@@ -1,0 +1,396 @@
+// Leader election on a coordination.k8s.io/v1 Lease with client-go's semantics (leaderelection):
+// a held lease expires only when OUR clock says leaseDuration has passed since we last saw its
+// record change (remote timestamps are never compared with local time, so clock skew between
+// nodes does not matter), every write carries the resourceVersion we read, and a leader that
+// cannot renew within renewDeadline stops at once. The Lease JSON is written by hand because
+// @kubernetes/client-node 2.0.1 serialises MicroTime with milliseconds, which the server rejects.
+import type { KubeApi } from '../kube/client.ts';
+import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.ts';
+
+export interface LeaderElectionLog {
+  info(m: string, meta?: object): void;
+  warn(m: string, meta?: object): void;
+  error(m: string, meta?: object): void;
+  debug(m: string, meta?: object): void;
+}
+
+export interface LeaderElectionOptions {
+  api: KubeApi;
+  namespace: string;
+  /** Lease name, conventionally 'deployguard-leader'. */
+  name: string;
+  identity: string;
+  /** How long a lease we saw unchanged stays valid. Default 15 000. */
+  leaseDurationMs?: number;
+  /** A leader that has not renewed for this long steps down. Default 10 000. */
+  renewDeadlineMs?: number;
+  /** Interval between attempts. Default 2 000. */
+  retryPeriodMs?: number;
+  now?: () => number;
+  /** Resolves after ms, or early once signal aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+  log: LeaderElectionLog;
+  onStartedLeading: () => void;
+  /**
+   * Called once when leadership is LOST (renewal failed past renewDeadline, or another holder
+   * took the lease). Not called when we stop on purpose (signal aborted, release()), so a
+   * graceful shutdown can still release the lease before exiting.
+   */
+  onStoppedLeading: () => void;
+  onNewLeader?: (identity: string) => void;
+}
+
+/** The parts of a coordination.k8s.io/v1 Lease we read and write; others are passed through. */
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  [field: string]: unknown;
+}
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; [f: string]: unknown };
+  spec?: LeaseSpec;
+  [field: string]: unknown;
+}
+
+/** client-go's JitterUntil factor while campaigning, so candidates don't retry in lockstep. */
+const JITTER_FACTOR = 1.2;
+
+/** RFC 3339 with exactly 6 fractional digits and 'Z', as metav1.MicroTime serialises. */
+export function microTime(ms: number): string {
+  const whole = Math.floor(ms);
+  const micros = Math.min(999, Math.max(0, Math.floor((ms - whole) * 1000)));
+  const iso = new Date(whole).toISOString(); // throws RangeError on non-finite input
+  return iso.replace(/\.(\d{3})Z$/, `.$1${String(micros).padStart(3, '0')}Z`);
+}
+
+/** Identity of a lease record for change detection: what client-go compares (not metadata). */
+function recordKey(spec: LeaseSpec | undefined): string {
+  return JSON.stringify([
+    spec?.holderIdentity ?? '',
+    spec?.leaseDurationSeconds ?? 0,
+    spec?.acquireTime ?? '',
+    spec?.renewTime ?? '',
+    spec?.leaseTransitions ?? 0,
+  ]);
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const sleepFor = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class LeaderElector {
+  private readonly o: LeaderElectionOptions;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+  private readonly path: string;
+
+  /** Last Lease read or written, and when (local clock) its record last changed. */
+  private observed: Lease | undefined;
+  private observedKey = '';
+  private observedTime = 0;
+  private reportedLeader = '';
+  private leading = false;
+  /** Start time of the last successful acquire/renew: earlier than the write took effect, so safe. */
+  private lastRenewSuccess = -Infinity;
+  private stop: AbortController | undefined;
+  private inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: LeaderElectionOptions) {
+    this.o = opts;
+    this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
+    // The same constraints client-go's NewLeaderElector enforces.
+    if (!(this.retryPeriodMs > 0)) throw new RangeError('retryPeriodMs must be > 0');
+    if (!(this.leaseDurationMs > this.renewDeadlineMs))
+      throw new RangeError('leaseDurationMs must be greater than renewDeadlineMs');
+    if (!(this.renewDeadlineMs > JITTER_FACTOR * this.retryPeriodMs))
+      throw new RangeError(`renewDeadlineMs must be greater than ${JITTER_FACTOR} * retryPeriodMs`);
+    if (!opts.identity) throw new RangeError('identity must not be empty');
+    this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? sleepFor;
+    this.random = opts.random ?? Math.random;
+    const ns = encodeURIComponent(opts.namespace);
+    this.path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${encodeURIComponent(opts.name)}`;
+  }
+
+  /** True only while leading AND the last renewal is younger than renewDeadline: guard writes with it. */
+  isLeader(): boolean {
+    return this.leading && this.now() - this.lastRenewSuccess < this.renewDeadlineMs;
+  }
+
+  /**
+   * Campaign until leading, renew until lost or signal aborts. Resolves after leadership ends
+   * (lost, released, or the signal aborted), or when the signal aborts while campaigning.
+   * Does not release the lease by itself: call release() for a quick handover.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.stop) throw new Error('LeaderElector is already running');
+    const stop = new AbortController();
+    this.stop = stop;
+    const onAbort = (): void => {
+      this.leading = false;
+      stop.abort();
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stop.signal.addEventListener('abort', () => {
+      this.leading = false;
+    });
+    try {
+      if (!(await this.acquire(stop.signal))) return;
+      this.callback('onStartedLeading', () => this.o.onStartedLeading());
+      const lost = await this.renew(stop.signal);
+      this.leading = false;
+      if (lost) this.callback('onStoppedLeading', () => this.o.onStoppedLeading());
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.stop = undefined;
+    }
+  }
+
+  /**
+   * Gives the lease up if we hold it, as client-go's ReleaseOnCancel does: no holder, lease
+   * duration 1 s, so a candidate takes over on its next try. Stops a running campaign first.
+   * Failures are logged, not thrown (the lease then expires by itself).
+   */
+  async release(): Promise<void> {
+    this.leading = false;
+    this.stop?.abort();
+    // An attempt in flight may still write; let it land so we release with its resourceVersion.
+    await this.inFlight;
+    const lease = this.observed;
+    if (lease?.spec?.holderIdentity !== this.o.identity) return;
+    const now = this.now();
+    const spec: LeaseSpec = {
+      ...lease.spec,
+      leaseDurationSeconds: 1,
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: lease.spec.leaseTransitions ?? 0,
+    };
+    delete spec.holderIdentity;
+    try {
+      const updated = await this.o.api.request<Lease>('PUT', this.path, {
+        body: { ...lease, spec },
+        timeoutMs: this.renewDeadlineMs,
+      });
+      this.observe(updated);
+      this.o.log.info('released leader lease', { lease: this.o.name, identity: this.o.identity });
+    } catch (err) {
+      // A conflict means someone else wrote the lease since: it is not ours to clear any more.
+      this.o.log.warn('could not release leader lease; it will expire', {
+        lease: this.o.name,
+        conflict: isConflict(err),
+        error: describe(err),
+      });
+    }
+  }
+
+  /** Tries until the lease is ours (true) or the signal aborts (false). */
+  private async acquire(signal: AbortSignal): Promise<boolean> {
+    this.o.log.info('campaigning for leader lease', {
+      lease: `${this.o.namespace}/${this.o.name}`,
+      identity: this.o.identity,
+    });
+    while (!signal.aborted) {
+      const start = this.now();
+      const ok = await this.attempt(signal, this.renewDeadlineMs);
+      if (signal.aborted) return false; // we may hold it now; release() can still clear it
+      if (ok) {
+        this.lastRenewSuccess = start;
+        this.leading = true;
+        this.o.log.info('acquired leader lease', { identity: this.o.identity });
+        return true;
+      }
+      const jitter = this.random() * JITTER_FACTOR * this.retryPeriodMs;
+      await this.sleep(this.retryPeriodMs + jitter, signal);
+    }
+    return false;
+  }
+
+  /** Renews every retryPeriod until leadership is lost (true) or the signal aborts (false). */
+  private async renew(signal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      await this.sleep(this.retryPeriodMs, signal);
+      if (signal.aborted) return false;
+      const remaining = this.lastRenewSuccess + this.renewDeadlineMs - this.now();
+      if (remaining > 0) {
+        const start = this.now();
+        const ok = await this.attempt(signal, remaining);
+        if (signal.aborted) return false;
+        if (ok) {
+          this.lastRenewSuccess = start;
+          continue;
+        }
+        const holder = this.observed?.spec?.holderIdentity ?? '';
+        if (
+          holder === this.o.identity &&
+          this.now() - this.lastRenewSuccess < this.renewDeadlineMs
+        ) {
+          this.o.log.warn('failed to renew leader lease; retrying', { identity: this.o.identity });
+          continue;
+        }
+      }
+      this.leading = false;
+      this.o.log.error('lost leader lease', {
+        identity: this.o.identity,
+        holder: this.observed?.spec?.holderIdentity ?? '',
+        sinceLastRenewMs: this.now() - this.lastRenewSuccess,
+      });
+      return true;
+    }
+  }
+
+  /** One tryAcquireOrRenew, abandoned after limitMs or when the signal aborts. */
+  private async attempt(outer: AbortSignal, limitMs: number): Promise<boolean> {
+    const ctl = new AbortController();
+    const abort = (): void => ctl.abort();
+    outer.addEventListener('abort', abort, { once: true });
+    try {
+      const tried = this.tryAcquireOrRenew(ctl.signal, limitMs).catch((err: unknown) => {
+        this.o.log.warn('leader lease attempt failed', { error: describe(err) });
+        return false;
+      });
+      this.inFlight = tried;
+      const timedOut = this.sleep(limitMs, ctl.signal).then(
+        () => false,
+        () => false,
+      );
+      const aborted = new Promise<boolean>((resolve) => {
+        if (ctl.signal.aborted) resolve(false);
+        ctl.signal.addEventListener('abort', () => resolve(false), { once: true });
+      });
+      return await Promise.race([tried, timedOut, aborted]);
+    } finally {
+      ctl.abort();
+      outer.removeEventListener('abort', abort);
+    }
+  }
+
+  /** client-go's tryAcquireOrRenew: GET (or create), respect a valid foreign holder, PUT with the read resourceVersion. */
+  private async tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
+    const api = this.o.api;
+    const now = this.now();
+    let lease: Lease;
+    try {
+      lease = await api.request<Lease>('GET', this.path, { timeoutMs, signal });
+    } catch (err) {
+      if (!isNotFound(err) || signal.aborted) throw err;
+      const created = await api
+        .request<Lease>('POST', this.path.slice(0, this.path.lastIndexOf('/')), {
+          body: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.o.name, namespace: this.o.namespace },
+            spec: this.spec(undefined, now),
+          },
+          timeoutMs,
+          signal,
+        })
+        .catch((e: unknown) => {
+          if (!isAlreadyExists(e)) throw e;
+          this.o.log.debug('leader lease created by another candidate first');
+          return undefined;
+        });
+      if (!created) return false;
+      this.observe(created);
+      return true;
+    }
+    if (signal.aborted) return false;
+    this.observe(lease);
+
+    const holder = lease.spec?.holderIdentity ?? '';
+    if (holder !== '' && holder !== this.o.identity && this.leaseValid()) {
+      this.o.log.debug('leader lease held by another candidate', { holder });
+      return false;
+    }
+    try {
+      const updated = await api.request<Lease>('PUT', this.path, {
+        body: {
+          ...lease,
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          spec: this.spec(lease.spec, now),
+        },
+        timeoutMs,
+        signal,
+      });
+      this.observe(updated);
+      return true;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      this.o.log.debug('lost a race for the leader lease (conflict)');
+      return false;
+    }
+  }
+
+  /** The spec we write: ours from now, keeping acquireTime/transitions if we already held it. */
+  private spec(old: LeaseSpec | undefined, now: number): LeaseSpec {
+    const ours = old?.holderIdentity === this.o.identity;
+    const transitions = old?.leaseTransitions ?? 0;
+    return {
+      ...old,
+      holderIdentity: this.o.identity,
+      leaseDurationSeconds: Math.max(1, Math.ceil(this.leaseDurationMs / 1000)),
+      acquireTime: ours && old?.acquireTime ? old.acquireTime : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: old === undefined ? 0 : ours ? transitions : transitions + 1,
+    };
+  }
+
+  /** Records a lease read or written; observedTime moves only when its record changed. */
+  private observe(lease: Lease): void {
+    this.observed = lease;
+    const key = recordKey(lease.spec);
+    if (key !== this.observedKey) {
+      this.observedKey = key;
+      this.observedTime = this.now();
+    }
+    const holder = lease.spec?.holderIdentity ?? '';
+    if (holder !== '' && holder !== this.reportedLeader) {
+      this.reportedLeader = holder;
+      this.o.log.info('new leader observed', { leader: holder });
+      const onNewLeader = this.o.onNewLeader;
+      if (onNewLeader) this.callback('onNewLeader', () => onNewLeader(holder));
+    }
+  }
+
+  /** Valid while our clock says less than its duration has passed since we saw it change. */
+  private leaseValid(): boolean {
+    const seconds = this.observed?.spec?.leaseDurationSeconds;
+    const durationMs =
+      typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : this.leaseDurationMs;
+    return this.now() < this.observedTime + durationMs;
+  }
+
+  private callback(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.o.log.error(`${name} callback threw`, { error: describe(err) });
+    }
+  }
+}
