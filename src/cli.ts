@@ -8,6 +8,7 @@ import { VERSION_STRING } from './version.ts';
 const USAGE = `deployguard ${VERSION_STRING} — defends Kubernetes clusters against MITRE ATT&CK T1610 (Deploy Container)
 
 Usage:
+  deployguard run [flags]            the operator (deployguard run --help lists its flags)
   deployguard evaluate -p POLICY.yaml [-p ...] -f RESOURCES.yaml [-f ...] [-o table|json] [--at TIME]
   deployguard version
 
@@ -33,6 +34,12 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'version' || command === '--version') {
     process.stdout.write(`${VERSION_STRING}\n`);
     return 0;
+  }
+  if (command === 'run') {
+    // Loaded only here: the offline CLI must not pay for the Kubernetes client at start-up.
+    const { runOperator } = await import('./main.ts');
+    // Open sockets or timers must not keep a stopped operator alive.
+    process.exit(await runOperator(rest));
   }
   if (command !== 'evaluate') {
     err(`error: unknown command "${command}"\n\n${USAGE}`);

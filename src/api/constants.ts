@@ -10,6 +10,8 @@ export const ANNOTATION_DETECTED_AT = `${GROUP}/detected-at`;
 export const LABEL_VIOLATING = `${GROUP}/violating`;
 export const ANNOTATION_CORDONED_BY = `${GROUP}/cordoned-by`;
 export const ANNOTATION_CORDONED_AT = `${GROUP}/cordoned-at`;
+/** Label the Isolate action puts on a pod (value: the pod's UID) so its NetworkPolicy selects it alone. */
+export const LABEL_ISOLATED = `${GROUP}/isolated`;
 export const REPORTING_CONTROLLER = `${GROUP}/operator`;
 export const LEASE_NAME = 'deployguard-leader';
 

@@ -1,0 +1,155 @@
+// What the operator has recorded on a pod (the deployguard.dev/violations annotation) versus what
+// the engine finds now. Pure: reconcile compares the two and writes only the difference, so a
+// replayed watch event, a resync or a restart writes nothing when nothing changed.
+import {
+  ANNOTATION_DETECTED_AT,
+  ANNOTATION_VIOLATIONS,
+  LABEL_VIOLATING,
+} from '../api/constants.ts';
+import { SEVERITIES, type Severity } from '../api/constants.ts';
+import type { Violation } from '../engine/violation.ts';
+
+/** One entry of the annotation: which policy's rule fired, at what severity. */
+export interface RecordedViolation {
+  policy: string;
+  rule: string;
+  severity: Severity;
+}
+
+/** Distinct (policy, rule, severity) entries, sorted by policy, then rule: the annotation's order. */
+export function summarize(violations: readonly Violation[]): RecordedViolation[] {
+  const seen = new Map<string, RecordedViolation>();
+  for (const v of violations) {
+    const k = `${v.policy}\u0000${v.rule}`;
+    if (!seen.has(k)) seen.set(k, { policy: v.policy, rule: v.rule, severity: v.severity });
+  }
+  return [...seen.values()].sort(
+    (a, b) => cmp(a.policy, b.policy) || cmp(a.rule, b.rule) || cmp(a.severity, b.severity),
+  );
+}
+
+/** Entries sorted and deduplicated per (policy, rule), as summarize does for violations. */
+export function summarizeRecorded(entries: readonly RecordedViolation[]): RecordedViolation[] {
+  const seen = new Map<string, RecordedViolation>();
+  for (const e of entries)
+    if (!seen.has(`${e.policy}\u0000${e.rule}`)) seen.set(`${e.policy}\u0000${e.rule}`, e);
+  return [...seen.values()].sort((a, b) => cmp(a.policy, b.policy) || cmp(a.rule, b.rule));
+}
+
+/** Compact JSON, keys in a fixed order, so equal sets always serialise to equal strings. */
+export function encodeRecorded(entries: readonly RecordedViolation[]): string {
+  return JSON.stringify(
+    entries.map((e) => ({ policy: e.policy, rule: e.rule, severity: e.severity })),
+  );
+}
+
+/**
+ * Reads the annotation back. Anyone who can patch the pod can write it, so a malformed value is
+ * treated as "nothing recorded": reconcile then rewrites it with the truth.
+ */
+export function decodeRecorded(value: string | undefined): RecordedViolation[] {
+  if (value === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  const out: RecordedViolation[] = [];
+  for (const e of parsed) {
+    if (typeof e !== 'object' || e === null) return [];
+    const { policy, rule, severity } = e as Record<string, unknown>;
+    if (typeof policy !== 'string' || typeof rule !== 'string') return [];
+    if (!SEVERITIES.includes(severity as Severity)) return [];
+    out.push({ policy, rule, severity: severity as Severity });
+  }
+  return out;
+}
+
+export interface RecordedState {
+  annotation?: string;
+  detectedAt?: string;
+  label?: string;
+}
+
+export function recordedState(
+  annotations: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): RecordedState {
+  return {
+    annotation: annotations[ANNOTATION_VIOLATIONS],
+    detectedAt: annotations[ANNOTATION_DETECTED_AT],
+    label: labels[LABEL_VIOLATING],
+  };
+}
+
+/**
+ * The merge patch that brings a pod's record in line with `now`, or undefined when it already is.
+ * detected-at marks the first detection and is kept while the pod keeps violating; everything is
+ * removed (null) once it stops.
+ */
+export function recordPatch(
+  recorded: RecordedState,
+  now: readonly RecordedViolation[],
+  at: Date,
+):
+  | {
+      metadata: {
+        annotations: Record<string, string | null>;
+        labels: Record<string, string | null>;
+      };
+    }
+  | undefined {
+  if (now.length === 0) {
+    if (
+      recorded.annotation === undefined &&
+      recorded.detectedAt === undefined &&
+      recorded.label === undefined
+    )
+      return undefined;
+    return {
+      metadata: {
+        annotations: { [ANNOTATION_VIOLATIONS]: null, [ANNOTATION_DETECTED_AT]: null },
+        labels: { [LABEL_VIOLATING]: null },
+      },
+    };
+  }
+  const value = encodeRecorded(now);
+  // RFC 3339 only: anyone who can patch the pod can write this annotation.
+  const validDetectedAt =
+    recorded.detectedAt !== undefined &&
+    RFC3339.test(recorded.detectedAt) &&
+    !Number.isNaN(Date.parse(recorded.detectedAt));
+  if (recorded.annotation === value && validDetectedAt && recorded.label === 'true')
+    return undefined;
+  return {
+    metadata: {
+      annotations: {
+        [ANNOTATION_VIOLATIONS]: value,
+        [ANNOTATION_DETECTED_AT]: validDetectedAt ? (recorded.detectedAt as string) : rfc3339(at),
+      },
+      labels: { [LABEL_VIOLATING]: 'true' },
+    },
+  };
+}
+
+/** Entries in `now` that `before` lacks: what is newly detected (and counted, and announced). */
+export function newlyRecorded(
+  before: readonly RecordedViolation[],
+  now: readonly RecordedViolation[],
+): RecordedViolation[] {
+  const had = new Set(before.map((e) => `${e.policy}\u0000${e.rule}`));
+  return now.filter((e) => !had.has(`${e.policy}\u0000${e.rule}`));
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** RFC 3339 in seconds, as Kubernetes writes metav1.Time. */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

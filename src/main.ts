@@ -1,0 +1,115 @@
+// The composition root of `deployguard run`: config -> logger, metrics, client -> manager, HTTP
+// endpoints, signals. The only place that reads the environment, the hostname or the filesystem
+// for configuration; everything below gets what it needs passed in.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseConfig, RUN_USAGE, type Config } from './config.ts';
+import { Manager } from './controller/manager.ts';
+import { KubeClient } from './kube/client.ts';
+import { startHttpServers } from './observability/http-server.ts';
+import { createLogger } from './observability/logger.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { VERSION_STRING } from './version.ts';
+
+const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+export const EXIT_CONFIG = 2;
+
+function loadKubeConfig(config: Readonly<Config>): KubeConfig {
+  const kc = new KubeConfig();
+  // Re-read on every call: a 401 reloads credentials (rotated tokens, refreshed certificates).
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** The operator's own namespace: the Lease lives there, and it is never acted on. */
+function ownNamespace(config: Readonly<Config>, client: KubeClient): string | undefined {
+  if (config.leaderElectionNamespace) return config.leaderElectionNamespace;
+  if (existsSync(IN_CLUSTER_NAMESPACE)) return readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim();
+  return client.currentNamespace();
+}
+
+export async function runOperator(argv: string[]): Promise<number> {
+  const parsed = parseConfig(argv, process.env, {
+    hostname: hostname(),
+    randomId: randomBytes(4).toString('hex'),
+  });
+  if (!parsed.ok) {
+    if (parsed.help) {
+      process.stdout.write(RUN_USAGE);
+      return 0;
+    }
+    process.stderr.write(parsed.errors.map((e) => `error: ${e}\n`).join('') + `\n${RUN_USAGE}`);
+    return EXIT_CONFIG;
+  }
+  const config = parsed.config;
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  let client: KubeClient;
+  try {
+    client = new KubeClient(() => loadKubeConfig(config), {
+      log: log.child({ component: 'client' }),
+    });
+  } catch (err) {
+    log.error('cannot load a kubeconfig', { error: (err as Error).message });
+    return EXIT_CONFIG;
+  }
+  const namespace = ownNamespace(config, client);
+  if (config.leaderElect && !namespace) {
+    log.error('--leader-elect needs --leader-election-namespace when not running in a cluster');
+    return EXIT_CONFIG;
+  }
+  const metrics = createMetrics({ version: VERSION_STRING });
+  const manager = new Manager({ config, api: client, log, metrics, namespace: namespace ?? '' });
+  let servers;
+  try {
+    servers = await startHttpServers({
+      metricsBindAddress: config.metricsBindAddress,
+      probeBindAddress: config.healthProbeBindAddress,
+      registry: metrics.registry,
+      healthz: () => manager.healthz(),
+      readyz: () => manager.readyz(),
+      log,
+    });
+  } catch (err) {
+    log.error('cannot serve metrics/probes', { error: (err as Error).message });
+    return EXIT_CONFIG;
+  }
+  process.on('unhandledRejection', (reason) => {
+    // A bug somewhere must not end watching silently; it is logged loudly instead.
+    log.error('unhandled rejection', {
+      error: reason instanceof Error ? reason.stack : String(reason),
+    });
+  });
+  log.info('deployguard starting', {
+    version: VERSION_STRING,
+    identity: config.identity,
+    leaderElect: config.leaderElect,
+    namespace,
+    watchNamespace: config.watchNamespace ?? '(all)',
+    dryRun: config.dryRun,
+    metrics: servers.metricsAddress,
+    probes: servers.probeAddress,
+  });
+  manager.start();
+
+  let signals = 0;
+  const onSignal = (sig: string): void => {
+    if (++signals > 1) {
+      log.warn('second signal: exiting now', { signal: sig });
+      process.exit(1);
+    }
+    log.info('shutting down', { signal: sig });
+    void manager.stop(config.shutdownTimeoutMs);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  const ending = await manager.done;
+  await servers.close().catch(() => undefined);
+  log.info('deployguard stopped', { reason: ending });
+  // Losing the lease mid-term ends the process, as client-go's managers do: a restart rejoins cleanly.
+  return ending === 'lost-leadership' ? 1 : 0;
+}

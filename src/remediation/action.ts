@@ -1,0 +1,78 @@
+// One small interface for every remediation action: what it needs from RBAC, and how it brings a
+// target to the state the action asks for. Actions are idempotent: run against a target already in
+// that state they report `noop` and write nothing, so a replay or a restart never acts twice.
+// Whether an action may run at all (rate limit, protected namespaces, dry run...) is decided by the
+// guards, in one place, before execute is called.
+import type { PolicyAction } from '../api/policy.ts';
+import type { PodView } from '../engine/pod.ts';
+import type { Violation } from '../engine/violation.ts';
+import type { KubeApi } from '../kube/client.ts';
+import type { EventSpec } from '../report/events.ts';
+
+/** One RBAC rule an action needs; config/rbac/role.yaml must grant the union (a unit test checks). */
+export interface Permission {
+  group: string;
+  resource: string;
+  verbs: readonly string[];
+}
+
+/** The node a pod runs on, trimmed to what cordoning and its guards read. */
+export interface NodeInfo {
+  name: string;
+  uid: string;
+  unschedulable: boolean;
+  controlPlane: boolean;
+  labels: Record<string, string>;
+}
+
+export interface ActionTarget {
+  pod: PodView;
+  /** The pod's node, when it is bound to one the cache knows. */
+  node?: NodeInfo;
+}
+
+export interface ActionContext {
+  api: KubeApi;
+  policy: string;
+  because: readonly Violation[];
+  now: Date;
+}
+
+export type ActionOutcome =
+  /** The action changed something. */
+  | { kind: 'success'; event: EventSpec }
+  /** The target was already in the state the action asks for (or gone). */
+  | { kind: 'noop'; why: string }
+  /** The cluster refused for a reason that is not ours to override (a PodDisruptionBudget). */
+  | { kind: 'refused'; why: string; retryAfterMs: number };
+
+export interface RemediationAction<A extends PolicyAction = PolicyAction> {
+  readonly type: A['type'];
+  readonly permissions: readonly Permission[];
+  execute(ctx: ActionContext, target: ActionTarget, action: A): Promise<ActionOutcome>;
+}
+
+/** `pss.privileged, indicator.reverseShell` for messages. */
+export function ruleList(because: readonly Violation[]): string {
+  return [...new Set(because.map((v) => v.rule))].join(', ');
+}
+
+export function podRef(pod: PodView): {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  uid?: string;
+} {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    name: pod.metadata.name,
+    namespace: pod.metadata.namespace,
+    uid: pod.metadata.uid,
+  };
+}
+
+export function podPath(pod: PodView): string {
+  return `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/pods/${encodeURIComponent(pod.metadata.name)}`;
+}

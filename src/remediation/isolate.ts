@@ -1,0 +1,86 @@
+// Isolate: a NetworkPolicy that selects this one pod and allows nothing in or out, so a reverse
+// shell or a miner loses the network while the pod stays for forensics. The policy selects the pod
+// by a label holding its UID (unique; names can be reused), and is owned by the pod, so the garbage
+// collector removes it with the pod. The NetworkPolicy is created before the label: until the
+// label lands it selects nothing, and a failure between the two steps leaves nothing half-open.
+import { GROUP, LABEL_ISOLATED } from '../api/constants.ts';
+import type { IsolateAction } from '../api/policy.ts';
+import { isAlreadyExists, isInvalid, isNotFound } from '../kube/errors.ts';
+import type { RemediationAction } from './action.ts';
+import { podPath, podRef, ruleList } from './action.ts';
+
+export function isolationPolicyName(uid: string): string {
+  return `deployguard-isolate-${uid}`;
+}
+
+export const isolatePod: RemediationAction<IsolateAction> = {
+  type: 'Isolate',
+  permissions: [
+    { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['get', 'create'] },
+    { group: '', resource: 'pods', verbs: ['patch'] },
+  ],
+  async execute(ctx, { pod }) {
+    const { namespace, name, uid } = pod.metadata;
+    if (!uid) return { kind: 'noop', why: 'pod has no UID' };
+    const npName = isolationPolicyName(uid);
+    const npPath = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/networkpolicies/${npName}`;
+    const labelled = pod.metadata.labels[LABEL_ISOLATED] === uid;
+    let exists = false;
+    try {
+      await ctx.api.request('GET', npPath);
+      exists = true;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (exists && labelled) return { kind: 'noop', why: 'already isolated' };
+    if (!exists) {
+      try {
+        await ctx.api.request(
+          'POST',
+          `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/networkpolicies`,
+          {
+            body: {
+              apiVersion: 'networking.k8s.io/v1',
+              kind: 'NetworkPolicy',
+              metadata: {
+                name: npName,
+                namespace,
+                labels: { 'app.kubernetes.io/managed-by': 'deployguard' },
+                annotations: { [`${GROUP}/policy`]: ctx.policy, [`${GROUP}/pod`]: name },
+                ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid }],
+              },
+              spec: {
+                podSelector: { matchLabels: { [LABEL_ISOLATED]: uid } },
+                // Both types with no rules: deny all ingress and all egress.
+                policyTypes: ['Ingress', 'Egress'],
+              },
+            },
+          },
+        );
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    }
+    if (!labelled) {
+      try {
+        await ctx.api.request('PATCH', podPath(pod), {
+          contentType: 'application/merge-patch+json',
+          body: { metadata: { uid, labels: { [LABEL_ISOLATED]: uid } } },
+        });
+      } catch (err) {
+        if (isNotFound(err) || isInvalid(err)) return { kind: 'noop', why: 'pod is gone' };
+        throw err;
+      }
+    }
+    return {
+      kind: 'success',
+      event: {
+        target: podRef(pod),
+        type: 'Warning',
+        reason: 'PodIsolated',
+        action: 'Isolate',
+        message: `policy ${ctx.policy} cut the pod off the network (NetworkPolicy ${npName} denies all ingress and egress) because of ${ruleList(ctx.because)}`,
+      },
+    };
+  },
+};

@@ -1,0 +1,267 @@
+// Runs the real operator (`node src/cli.ts run`) as a child process against the local control
+// plane, as its own ServiceAccount with exactly the RBAC in config/rbac/, and gives tests what an
+// on-call engineer would look at: its JSON logs, /metrics, /readyz, and the cluster itself.
+// Every operator and policy a test starts is stopped/deleted after the test (root afterEach),
+// and any "forbidden" in an operator's log fails that test: least privilege is proven by use.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { kubectl, repoRoot, serviceAccountKubeconfig, waitFor } from '../cluster.ts';
+
+export const SERVICE_ACCOUNT = 'deployguard-controller-manager';
+const CLUSTER_ROLE = 'deployguard-manager';
+
+export type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+function rbacDocs(file: string): Record<string, unknown>[] {
+  return parseAllDocuments(readFileSync(join(repoRoot, 'config', 'rbac', file), 'utf8'))
+    .map((d) => d.toJSON() as Record<string, unknown>)
+    .filter(Boolean);
+}
+
+const bindingsToDelete: string[] = [];
+
+/**
+ * The operator's ServiceAccount in `namespace`, bound to config/rbac/role.yaml's ClusterRole and
+ * leader_election_role.yaml's Role (applied as written, namespace swapped). Returns a kubeconfig
+ * that authenticates as it.
+ */
+export async function operatorAccount(namespace: string): Promise<string> {
+  const docs: Record<string, unknown>[] = [];
+  for (const file of ['service_account.yaml', 'role.yaml', 'leader_election_role.yaml']) {
+    for (const d of rbacDocs(file)) {
+      const meta = d.metadata as Record<string, unknown>;
+      if (d.kind !== 'ClusterRole') meta.namespace = namespace;
+      docs.push(d);
+    }
+  }
+  const binding = `deployguard-test-${namespace}`;
+  docs.push(
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: binding },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CLUSTER_ROLE },
+      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'deployguard-leader-election', namespace },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: 'deployguard-leader-election',
+      },
+      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }],
+    },
+  );
+  bindingsToDelete.push(binding);
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }),
+  });
+  return serviceAccountKubeconfig(namespace, SERVICE_ACCOUNT);
+}
+
+export interface OperatorOptions {
+  /** The operator's own namespace: its Lease lives there (and it is protected). */
+  namespace: string;
+  kubeconfig: string;
+  args?: string[];
+  /** A name for this replica in test output. */
+  name?: string;
+}
+
+const running = new Set<OperatorProcess>();
+
+export class OperatorProcess {
+  readonly logs: LogLine[] = [];
+  readonly name: string;
+  readonly exited: Promise<number | null>;
+  metricsUrl = '';
+  probeUrl = '';
+  private readonly child: ChildProcess;
+  private stderrTail = '';
+
+  private constructor(opts: OperatorOptions) {
+    this.name = opts.name ?? 'operator';
+    const args = [
+      join(repoRoot, 'src', 'cli.ts'),
+      'run',
+      `--kubeconfig=${opts.kubeconfig}`,
+      '--metrics-bind-address=127.0.0.1:0',
+      '--health-probe-bind-address=127.0.0.1:0',
+      '--log-format=json',
+      '--log-level=debug',
+      `--leader-election-namespace=${opts.namespace}`,
+      // Only this test's policies (see applyPolicy): operators of other tests, run at the same
+      // time during development, and leftovers never interfere.
+      `--policy-selector=${TEST_OWNER_LABEL}=${opts.namespace}`,
+      ...(opts.args ?? []),
+    ];
+    this.child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      // Nothing from the test environment leaks into the operator's configuration.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buffer = '';
+    const onData = (chunk: string): void => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          this.logs.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.stderrTail = (this.stderrTail + line + '\n').slice(-4000);
+        }
+      }
+    };
+    this.child.stdout?.setEncoding('utf8').on('data', onData);
+    this.child.stderr?.setEncoding('utf8').on('data', onData);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    running.add(this);
+    void this.exited.then(() => running.delete(this));
+  }
+
+  /** Starts the operator and waits until /readyz says ready (caches synced; policies loaded when leading). */
+  static async start(opts: OperatorOptions, readyTimeoutMs = 30_000): Promise<OperatorProcess> {
+    const op = new OperatorProcess(opts);
+    await op.waitForLog((l) => l.msg === 'serving health probes', readyTimeoutMs);
+    const address = (l: LogLine | undefined): string => `http://${String(l?.address)}`;
+    op.probeUrl = address(op.logs.find((l) => l.msg === 'serving health probes'));
+    op.metricsUrl = address(op.logs.find((l) => l.msg === 'serving metrics'));
+    await waitFor(`${op.name} ready`, () => op.ready(), readyTimeoutMs);
+    return op;
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      return (await fetch(`${this.probeUrl}/readyz`)).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`${this.metricsUrl}/metrics`)).text();
+  }
+
+  /** The value of one series in /metrics, e.g. metric('deployguard_actions_total', {action: 'DeletePod'}); 0 when absent. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    return metricValue(await this.metrics(), name, labels);
+  }
+
+  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    let found: LogLine | undefined;
+    await waitFor(
+      `${this.name} log line`,
+      async () => {
+        found = this.logs.find(pred);
+        if (!found && this.child.exitCode !== null)
+          throw new Error(`${this.name} exited (${this.child.exitCode}): ${this.stderrTail}`);
+        return found !== undefined;
+      },
+      timeoutMs,
+      50,
+    );
+    return found as LogLine;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  /** SIGTERM and wait for a graceful exit (SIGKILL after the timeout). Returns the exit code. */
+  async stop(timeoutMs = 20_000): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    this.child.kill('SIGCONT');
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** Log lines that show the operator was refused by RBAC. */
+  forbidden(): LogLine[] {
+    return this.logs.filter((l) => /forbidden/i.test(JSON.stringify(l)));
+  }
+
+  /** Writes the operator made (its "api write" debug lines), optionally only those whose path contains `pathPart`. */
+  writes(pathPart = ''): LogLine[] {
+    return this.logs.filter((l) => l.msg === 'api write' && String(l.path).includes(pathPart));
+  }
+
+  /** Log lines at error level, for failure messages. */
+  errors(): LogLine[] {
+    return this.logs.filter((l) => l.level === 'error');
+  }
+}
+
+/** Sums the samples of `name` whose labels include `labels`. */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have: Record<string, string> = {};
+    for (const p of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      have[p[1] as string] = p[2] as string;
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
+  }
+  return sum;
+}
+
+const policiesToDelete = new Set<string>();
+export const TEST_OWNER_LABEL = 'deployguard.dev/test-owner';
+
+/**
+ * Creates (or replaces) a ContainerDeploymentPolicy seen only by the operators whose own namespace
+ * is `owner` (a label their --policy-selector matches); deleted after the test.
+ */
+export async function applyPolicy(
+  owner: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
+  policiesToDelete.add(name);
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'deployguard.dev/v1alpha1',
+      kind: 'ContainerDeploymentPolicy',
+      metadata: { name, labels: { [TEST_OWNER_LABEL]: owner } },
+      spec,
+    }),
+  });
+}
+
+/** Root afterEach: stop every operator, check none was forbidden anything, delete policies and bindings. */
+export async function cleanUpOperators(): Promise<string[]> {
+  const problems: string[] = [];
+  for (const op of [...running]) {
+    await op.stop();
+    for (const l of op.forbidden())
+      problems.push(`${op.name} was refused by RBAC: ${JSON.stringify(l).slice(0, 400)}`);
+  }
+  const policies = [...policiesToDelete];
+  policiesToDelete.clear();
+  if (policies.length > 0)
+    await kubectl(['delete', 'containerdeploymentpolicy', '--ignore-not-found', ...policies], {
+      allowFail: true,
+    });
+  const bindings = bindingsToDelete.splice(0);
+  if (bindings.length > 0)
+    await kubectl(['delete', 'clusterrolebinding', '--ignore-not-found', ...bindings], {
+      allowFail: true,
+    });
+  return problems;
+}

@@ -1,0 +1,302 @@
+import { expect } from 'chai';
+import type { PolicyAction } from '../../../src/api/policy.ts';
+import type { CompiledPolicy } from '../../../src/engine/compiled-policy.ts';
+import type { PodView } from '../../../src/engine/pod.ts';
+import type { NodeInfo } from '../../../src/remediation/action.ts';
+import {
+  Guards,
+  type GuardInput,
+  type GuardOptions,
+  type NodeCounts,
+} from '../../../src/remediation/guards.ts';
+import { compiled, podJson, view, type Json } from '../builders.ts';
+
+const T0 = Date.parse('2026-11-29T10:00:00Z');
+const MIN = 60_000;
+const RULES = { hostPaths: { denySensitive: true } };
+
+function policy(guards: Json = {}, actions: Json[] = [{ type: 'DeletePod' }], name = 'p1') {
+  return compiled({ mode: 'Enforce', rules: RULES, actions, guards }, name);
+}
+
+const RS = {
+  apiVersion: 'apps/v1',
+  kind: 'ReplicaSet',
+  name: 'web-1',
+  uid: 'rs-1',
+  controller: true,
+};
+const DS = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'ds', uid: 'ds-1', controller: true };
+
+function pod(meta: Json = {}, spec: Json = {}): PodView {
+  return view(podJson({ nodeName: 'n1', ...spec }, { uid: 'pod-1', ...meta }));
+}
+
+function node(over: Partial<NodeInfo> = {}): NodeInfo {
+  return {
+    name: 'n1',
+    uid: 'node-1',
+    unschedulable: false,
+    controlPlane: false,
+    labels: {},
+    ...over,
+  };
+}
+
+function input(
+  c: CompiledPolicy,
+  over: Partial<GuardInput> & { action?: PolicyAction } = {},
+): GuardInput {
+  const action = over.action ?? (c.policy.spec.actions[0] as PolicyAction);
+  return {
+    policy: c,
+    planned: { policy: c.policy.name, action, because: [] },
+    pod: over.pod ?? pod(),
+    node: 'node' in over ? over.node : node(),
+    nodes: over.nodes ?? { total: 10, unschedulable: 0 },
+    now: over.now ?? T0,
+  };
+}
+
+const guards = (o: Partial<GuardOptions> = {}) => new Guards({ dryRun: false, ...o });
+
+describe('Guards: describing guards', () => {
+  it('protected namespaces (exact and glob) skip every action type', () => {
+    const g = guards();
+    const c = policy({ protectedNamespaces: ['kube-system', 'team-*-prod'] }, [
+      { type: 'Label', labels: { q: 'x' } },
+      { type: 'Isolate' },
+      { type: 'DeletePod' },
+      { type: 'CordonNode' },
+    ]);
+    for (const ns of ['kube-system', 'team-a-prod']) {
+      for (const action of c.policy.spec.actions) {
+        const v = g.check(input(c, { action, pod: pod({ namespace: ns }) }));
+        expect(v, `${ns} ${action.type}`).to.include({
+          run: false,
+          outcome: 'skipped',
+          guard: 'protectedNamespace',
+        });
+      }
+    }
+    expect(g.check(input(c, { pod: pod({ namespace: 'team-a-dev' }) })).run).to.equal(true);
+  });
+
+  it('kube-system is protected by default', () => {
+    const v = guards().check(input(policy(), { pod: pod({ namespace: 'kube-system' }) }));
+    expect(v).to.include({ run: false, guard: 'protectedNamespace' });
+  });
+
+  it("the operator's own namespace is always protected, even with an empty list", () => {
+    const g = guards({ ownNamespace: 'deployguard-system' });
+    const c = policy({ protectedNamespaces: [] });
+    expect(g.check(input(c, { pod: pod({ namespace: 'deployguard-system' }) }))).to.include({
+      run: false,
+      guard: 'protectedNamespace',
+    });
+    expect(g.check(input(c, { pod: pod({ namespace: 'kube-system' }) })).run).to.equal(true);
+  });
+
+  it('ignoreOwnerKinds applies to DeletePod only, and only to the controller owner', () => {
+    const g = guards();
+    const c = policy({ ignoreOwnerKinds: ['DaemonSet'] }, [
+      { type: 'DeletePod' },
+      { type: 'Label', labels: { q: 'x' } },
+    ]);
+    const [del, label] = c.policy.spec.actions as PolicyAction[];
+    const dsPod = pod({ ownerReferences: [DS] });
+    expect(g.check(input(c, { action: del, pod: dsPod }))).to.include({
+      run: false,
+      guard: 'ignoreOwnerKind',
+    });
+    expect(g.check(input(c, { action: label, pod: dsPod })).run).to.equal(true);
+    const nonController = pod({ ownerReferences: [{ ...DS, controller: false }] });
+    expect(g.check(input(c, { action: del, pod: nonController })).run).to.equal(true);
+    expect(g.check(input(c, { action: del, pod: pod({ ownerReferences: [RS] }) })).run).to.equal(
+      true,
+    );
+  });
+
+  it('never cordons a control-plane node or an unknown node', () => {
+    const g = guards();
+    const c = policy({ maxCordonedNodesPercent: 100 }, [{ type: 'CordonNode' }]);
+    expect(g.check(input(c, { node: node({ controlPlane: true }) }))).to.include({
+      run: false,
+      guard: 'controlPlaneNode',
+    });
+    expect(g.check(input(c, { node: undefined }))).to.include({
+      run: false,
+      guard: 'controlPlaneNode',
+    });
+    expect(g.check(input(c)).run).to.equal(true);
+  });
+
+  it('cordon cap at the boundary: 4 nodes, 25% and 50%', () => {
+    const g = guards();
+    const run = (percent: number, nodes: NodeCounts) =>
+      g.check(
+        input(policy({ maxCordonedNodesPercent: percent }, [{ type: 'CordonNode' }]), { nodes }),
+      ).run;
+    expect(run(25, { total: 4, unschedulable: 0 })).to.equal(true); // 1/4 = 25%
+    expect(run(25, { total: 4, unschedulable: 1 })).to.equal(false); // 2/4 = 50%
+    expect(run(50, { total: 4, unschedulable: 1 })).to.equal(true); // 2/4
+    expect(run(50, { total: 4, unschedulable: 2 })).to.equal(false); // 3/4
+    expect(run(0, { total: 100, unschedulable: 0 })).to.equal(false); // 0 never cordons
+    expect(run(100, { total: 0, unschedulable: 0 })).to.equal(true);
+    expect(run(99, { total: 0, unschedulable: 0 })).to.equal(false);
+    const v = g.check(
+      input(policy({ maxCordonedNodesPercent: 25 }, [{ type: 'CordonNode' }]), {
+        nodes: { total: 4, unschedulable: 1 },
+      }),
+    );
+    expect(v).to.include({ run: false, guard: 'cordonCap' });
+  });
+
+  it('the cap does not apply to a node that is already cordoned (the action is a no-op)', () => {
+    const c = policy({ maxCordonedNodesPercent: 25 }, [{ type: 'CordonNode' }]);
+    const v = guards().check(
+      input(c, { node: node({ unschedulable: true }), nodes: { total: 4, unschedulable: 4 } }),
+    );
+    expect(v.run).to.equal(true);
+  });
+
+  it('loop: the 4th deletion of the same owner within the window is skipped, naming the owner', () => {
+    const g = guards();
+    const c = policy({ maxActionsPerMinute: 1000 });
+    const p = pod({ ownerReferences: [RS] });
+    for (let i = 0; i < 3; i++) {
+      expect(g.check(input(c, { pod: p, now: T0 + i * MIN })).run, `deletion ${i}`).to.equal(true);
+      g.deleted('p1', p, T0 + i * MIN);
+    }
+    const v = g.check(input(c, { pod: p, now: T0 + 3 * MIN }));
+    expect(v).to.include({ run: false, outcome: 'skipped', guard: 'loop' });
+    expect(v.run === false && v.owner).to.deep.equal(RS);
+    // Other owners, other policies and bare pods are not affected.
+    expect(
+      g.check(input(c, { pod: pod({ ownerReferences: [DS] }), now: T0 + 3 * MIN })).run,
+    ).to.equal(true);
+    expect(g.check(input(policy({}, undefined, 'p2'), { pod: p, now: T0 + 3 * MIN })).run).to.equal(
+      true,
+    );
+    // Label is never stopped by the loop guard.
+    const lc = policy({}, [{ type: 'Label', labels: { a: 'b' } }]);
+    expect(g.check(input(lc, { pod: p, now: T0 + 3 * MIN })).run).to.equal(true);
+  });
+
+  it('loop: deletions older than the window do not count', () => {
+    const g = guards({ loopWindowMs: 10 * MIN });
+    const c = policy({ maxActionsPerMinute: 1000 });
+    const p = pod({ ownerReferences: [RS] });
+    for (let i = 0; i < 3; i++) g.deleted('p1', p, T0 + i * MIN);
+    expect(g.check(input(c, { pod: p, now: T0 + 10 * MIN - 1 })).run).to.equal(false);
+    // The first deletion left the window: 2 remain.
+    expect(g.check(input(c, { pod: p, now: T0 + 10 * MIN })).run).to.equal(true);
+    expect(g.check(input(c, { pod: p, now: T0 + 13 * MIN })).run).to.equal(true);
+  });
+
+  it('loop threshold is configurable; bare pods are never a loop', () => {
+    const g = guards({ loopThreshold: 1 });
+    const c = policy();
+    const p = pod({ ownerReferences: [RS] });
+    g.deleted('p1', p, T0);
+    expect(g.check(input(c, { pod: p, now: T0 + 1 })).run).to.equal(false);
+    const bare = pod();
+    g.deleted('p1', bare, T0);
+    expect(g.check(input(c, { pod: bare, now: T0 + 1 })).run).to.equal(true);
+  });
+
+  it('forgetPolicy clears the loop memory', () => {
+    const g = guards({ loopThreshold: 1 });
+    const p = pod({ ownerReferences: [RS] });
+    g.deleted('p1', p, T0);
+    g.forgetPolicy('p1');
+    expect(g.check(input(policy(), { pod: p, now: T0 + 1 })).run).to.equal(true);
+  });
+});
+
+describe('Guards: dry run', () => {
+  it('reports dry_run for actions that would run', () => {
+    const v = guards({ dryRun: true }).check(input(policy()));
+    expect(v).to.deep.equal({
+      run: false,
+      outcome: 'dry_run',
+      guard: 'dryRun',
+      reason: 'dry run: nothing is changed',
+    });
+  });
+  it('the describing guards come first, so a dry run reports what would really happen', () => {
+    const g = guards({ dryRun: true });
+    expect(g.check(input(policy(), { pod: pod({ namespace: 'kube-system' }) }))).to.include({
+      outcome: 'skipped',
+      guard: 'protectedNamespace',
+    });
+    const cordon = policy({ maxCordonedNodesPercent: 0 }, [{ type: 'CordonNode' }]);
+    expect(g.check(input(cordon))).to.include({ outcome: 'skipped', guard: 'cordonCap' });
+    expect(g.check(input(cordon, { node: node({ controlPlane: true }) }))).to.include({
+      guard: 'controlPlaneNode',
+    });
+    const ds = policy({ ignoreOwnerKinds: ['DaemonSet'] });
+    expect(g.check(input(ds, { pod: pod({ ownerReferences: [DS] }) }))).to.include({
+      guard: 'ignoreOwnerKind',
+    });
+  });
+  it('a dry run never consumes the rate limit nor opens the breaker', () => {
+    const g = guards({ dryRun: true });
+    const c = policy({ maxActionsPerMinute: 1 });
+    for (let i = 0; i < 5; i++) expect(g.check(input(c))).to.include({ outcome: 'dry_run' });
+    expect(g.breakerOpen('p1', T0)).to.equal(false);
+  });
+});
+
+describe('Guards: rate limit and breaker', () => {
+  it('maxActionsPerMinute N lets N through, then the breaker opens', () => {
+    const g = guards();
+    const c = policy({ maxActionsPerMinute: 3 });
+    for (let i = 0; i < 3; i++) expect(g.check(input(c, { now: T0 + i })).run).to.equal(true);
+    expect(g.breakerOpen('p1', T0 + 3)).to.equal(false);
+    const v = g.check(input(c, { now: T0 + 3 }));
+    expect(v).to.include({ run: false, outcome: 'skipped', guard: 'breaker' });
+    expect(g.breakerOpen('p1', T0 + 4)).to.equal(true);
+  });
+
+  it('stays open while refused, and closes after a quiet minute', () => {
+    const g = guards();
+    const c = policy({ maxActionsPerMinute: 2 });
+    g.check(input(c, { now: T0 }));
+    g.check(input(c, { now: T0 + 1 }));
+    expect(g.check(input(c, { now: T0 + 2 })).run).to.equal(false); // opens at T0+2
+    // 59 s later the old actions have left the window, but refusals keep it open.
+    expect(g.check(input(c, { now: T0 + 2 + 59_000 })).run).to.equal(false);
+    expect(g.check(input(c, { now: T0 + 2 + 59_000 + 59_000 })).run).to.equal(false);
+    const lastRefusal = T0 + 2 + 118_000;
+    expect(g.breakerOpen('p1', lastRefusal + MIN - 1)).to.equal(true);
+    expect(g.breakerOpen('p1', lastRefusal + MIN)).to.equal(false);
+    expect(g.check(input(c, { now: lastRefusal + MIN })).run).to.equal(true);
+  });
+
+  it('the limit is per policy', () => {
+    const g = guards();
+    const a = policy({ maxActionsPerMinute: 1 }, undefined, 'a');
+    const b = policy({ maxActionsPerMinute: 1 }, undefined, 'b');
+    expect(g.check(input(a)).run).to.equal(true);
+    expect(g.check(input(a)).run).to.equal(false);
+    expect(g.check(input(b)).run).to.equal(true);
+    expect(g.breakerOpen('b', T0)).to.equal(false);
+  });
+
+  it('a sliding minute: actions older than a minute free their slot', () => {
+    const g = guards();
+    const c = policy({ maxActionsPerMinute: 2 });
+    expect(g.check(input(c, { now: T0 })).run).to.equal(true);
+    expect(g.check(input(c, { now: T0 + 30_000 })).run).to.equal(true);
+    expect(g.check(input(c, { now: T0 + MIN })).run).to.equal(true);
+    expect(g.breakerOpen('p1', T0 + MIN)).to.equal(false);
+  });
+
+  it('skipped actions (guards before the rate limit) never count toward it', () => {
+    const g = guards();
+    const c = policy({ maxActionsPerMinute: 1 });
+    for (let i = 0; i < 5; i++) g.check(input(c, { pod: pod({ namespace: 'kube-system' }) }));
+    expect(g.check(input(c)).run).to.equal(true);
+  });
+});
