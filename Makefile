@@ -57,6 +57,14 @@ demo: build ## Judge the example attack manifests offline (exit 1 = violations f
 	@code=0; $(DEPLOYGUARD) evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml || code=$$?; \
 	  if [ $$code -ne 1 ]; then echo "expected exit 1 (violations), got $$code" >&2; exit 1; fi
 
+.PHONY: demo-cluster
+demo-cluster: build cluster-up ## The operator's whole loop on the local control plane: policies, attacks, Events, status, metrics
+	scripts/demo-cluster.sh
+
+.PHONY: run
+run: build ## Run the operator against the local control plane (make cluster-up first), text logs
+	$(DEPLOYGUARD) run --kubeconfig .cluster/kubeconfig --log-format text
+
 .PHONY: bench
 bench: deps ## Engine micro-benchmark (pod evaluations per second on one core)
 	$(RUN) bench

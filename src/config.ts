@@ -133,7 +133,7 @@ const FLAGS: readonly FlagSpec[] = [
     type: 'string',
     placeholder: 'SELECTOR',
     default: '',
-    help: 'load only the policies with these labels, e.g. team=platform,tier!=canary; default all',
+    help: 'load only policies with these labels, e.g. team=a,tier!=b',
     apply: (raw, into) => {
       if (raw === '') {
         into.policySelector = undefined;
