@@ -196,6 +196,17 @@ describe('config', () => {
     });
   });
 
+  it('reads --policy-selector as equality-based terms and refuses anything else at start', () => {
+    expect(ok(['--policy-selector=team=a,tier!=canary,!legacy']).policySelector).to.equal(
+      'team=a,tier!=canary,!legacy',
+    );
+    expect(ok([], { DEPLOYGUARD_POLICY_SELECTOR: 'example.com/shard==2' }).policySelector).to.equal(
+      'example.com/shard==2',
+    );
+    for (const bad of ['a in (b)', 'a=b,', 'a b', 'a=b c', '=x'])
+      expect(errors([`--policy-selector=${bad}`]).join(), bad).to.match(/--policy-selector/);
+  });
+
   it('documents every flag with its variable and default in RUN_USAGE', () => {
     const flags = [
       ['kubeconfig', 'DEPLOYGUARD_KUBECONFIG'],
@@ -209,6 +220,7 @@ describe('config', () => {
       ['dry-run', 'DEPLOYGUARD_DRY_RUN', 'false'],
       ['resync-period', 'DEPLOYGUARD_RESYNC_PERIOD', '10m'],
       ['watch-namespace', 'DEPLOYGUARD_WATCH_NAMESPACE'],
+      ['policy-selector', 'DEPLOYGUARD_POLICY_SELECTOR'],
       ['workers', 'DEPLOYGUARD_WORKERS', '4'],
       ['shutdown-timeout', 'DEPLOYGUARD_SHUTDOWN_TIMEOUT', '25s'],
     ];

@@ -57,6 +57,7 @@ function escapePod(name = 'web-1', meta: Json = {}, spec: Json = {}): Json {
 
 interface Options {
   dryRun?: boolean;
+  ownsAllPolicies?: boolean;
   ownNamespace?: string;
   handler?: Handler;
 }
@@ -107,7 +108,7 @@ function setup(opts: Options = {}) {
       metrics,
       log,
       dryRun: opts.dryRun ?? false,
-      ownsAllPolicies: true,
+      ownsAllPolicies: opts.ownsAllPolicies ?? true,
       now: () => t,
     });
   let reflected = 0;
@@ -272,6 +273,39 @@ describe('PodReconciler: Audit', () => {
     expect(env.events).to.have.length(1);
     expect(await env.metric('deployguard_violations_total')).to.equal(1);
     expect(env.status.totals('p1')?.totalViolations).to.equal(1);
+  });
+
+  it('events still in flight (the cache behind our own write) cause no second write', async () => {
+    const env = setup({
+      handler: (r) => (r.verb === 'PATCH' ? { metadata: { resourceVersion: '100' } } : {}),
+    });
+    env.policy({ rules: HOST_ESCAPE });
+    const key = env.addPod(escapePod('web-1', { resourceVersion: '50' }));
+    await env.reconciler.reconcile(key);
+    // A status update from before our PATCH arrives: still no annotation, older resourceVersion.
+    env.addPod(escapePod('web-1', { resourceVersion: '60' }));
+    await env.reconciler.reconcile(key);
+    expect(env.api.writes()).to.have.length(1);
+    // Someone strips the record later (newer resourceVersion): it is written again.
+    env.addPod(escapePod('web-1', { resourceVersion: '150' }));
+    await env.reconciler.reconcile(key);
+    expect(env.api.writes()).to.have.length(2);
+  });
+
+  it("keeps another shard's entries when it loads only some policies, drops them when it owns all", async () => {
+    const foreign = '{"policy":"other-shard","rule":"image.registry","severity":"medium"}';
+    const mine = '{"policy":"p1","rule":"hostPath.sensitive","severity":"critical"}';
+    const annotated = { annotations: { [VIOLATIONS]: `[${foreign}]`, [DETECTED_AT]: STAMP } };
+    const shard = setup({ ownsAllPolicies: false });
+    shard.policy({ rules: HOST_ESCAPE });
+    await shard.reconciler.reconcile(shard.addPod(escapePod('web-1', annotated)));
+    const body = shard.api.writes()[0]?.body as { metadata: { annotations: Json } };
+    expect(body.metadata.annotations[VIOLATIONS]).to.equal(`[${foreign},${mine}]`);
+    const all = setup();
+    all.policy({ rules: HOST_ESCAPE });
+    await all.reconciler.reconcile(all.addPod(escapePod('web-1', annotated)));
+    const body2 = all.api.writes()[0]?.body as { metadata: { annotations: Json } };
+    expect(body2.metadata.annotations[VIOLATIONS]).to.equal(`[${mine}]`);
   });
 
   it('a benign pod: no writes, no events', async () => {
