@@ -25,11 +25,15 @@ function loadKubeConfig(config: Readonly<Config>): KubeConfig {
   return kc;
 }
 
-/** The operator's own namespace: the Lease lives there, and it is never acted on. */
-function ownNamespace(config: Readonly<Config>, client: KubeClient): string | undefined {
+/**
+ * The operator's own namespace: the Lease lives there, and it is never acted on. Only an explicit
+ * flag or the in-cluster ServiceAccount file count: a kubeconfig's context namespace (often
+ * `default`) would silently become protected when run by hand.
+ */
+function ownNamespace(config: Readonly<Config>): string | undefined {
   if (config.leaderElectionNamespace) return config.leaderElectionNamespace;
   if (existsSync(IN_CLUSTER_NAMESPACE)) return readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim();
-  return client.currentNamespace();
+  return undefined;
 }
 
 export async function runOperator(argv: string[]): Promise<number> {
@@ -56,7 +60,7 @@ export async function runOperator(argv: string[]): Promise<number> {
     log.error('cannot load a kubeconfig', { error: (err as Error).message });
     return EXIT_CONFIG;
   }
-  const namespace = ownNamespace(config, client);
+  const namespace = ownNamespace(config);
   if (config.leaderElect && !namespace) {
     log.error('--leader-elect needs --leader-election-namespace when not running in a cluster');
     return EXIT_CONFIG;

@@ -51,7 +51,10 @@ export class Manager {
   readonly done: Promise<Ending>;
   private resolveDone!: (e: Ending) => void;
   private readonly o: ManagerOptions;
+  /** Stops the reflectors and the start-up of leading. */
   private readonly abort = new AbortController();
+  /** Stops the elector; aborted last on shutdown, after the work is drained and the lease released. */
+  private readonly election = new AbortController();
   private readonly pods = new Store<CachedPod>();
   private readonly namespaces = new Store<NamespaceInfo>();
   private readonly nodes = new Store<NodeInfo>();
@@ -165,7 +168,8 @@ export class Manager {
     };
     make('pods', podsPath, cachedPod, this.pods, (c) => {
       // Only watch events count towards detection latency; a (re)list is not a new pod.
-      if (!c.fromList || c.type === 'deleted')
+      // Followers keep no such memory: it would only grow, and be stale when they take over.
+      if (this.isLeader() && (!c.fromList || c.type === 'deleted'))
         this.podReconciler.observed(
           c.key,
           c.receivedAt,
@@ -190,7 +194,7 @@ export class Manager {
 
   start(): void {
     for (const r of this.reflectors) r.start();
-    if (this.elector) this.electorRun = this.elector.run(this.abort.signal);
+    if (this.elector) this.electorRun = this.elector.run(this.election.signal);
     else void this.lead();
   }
 
@@ -207,6 +211,7 @@ export class Manager {
     // Policies first, all of them, so no pod is judged against a partial set.
     for (const name of [...this.policies.keys()]) await this.policyReconciler.reconcile(name);
     this.policiesLoaded = true;
+    if (this.abort.signal.aborted) return;
     const wlog = log.child({ component: 'workers' });
     this.workers.push(
       runWorkers(this.policyQueue, 1, (k) => this.policyReconciler.reconcile(k), wlog),
@@ -221,6 +226,7 @@ export class Manager {
         error: (err as Error).message,
       });
     }
+    if (this.abort.signal.aborted) return;
     log.info('leading: caches synced, workers started', {
       pods: this.pods.size,
       policies: this.policies.size,
@@ -242,7 +248,7 @@ export class Manager {
     });
   }
 
-  private async flushStatus(): Promise<void> {
+  private async flushStatus(force = false): Promise<void> {
     const now = Date.now();
     const breaker = (p: string): boolean => this.guards.breakerOpen(p, now);
     const { metrics } = this.o;
@@ -252,10 +258,10 @@ export class Manager {
     for (const e of this.registry.all())
       metrics.breakerOpen.set({ policy: e.name }, breaker(e.name) ? 1 : 0);
     if (this.o.config.dryRun) return;
-    const { failed } = await this.status.flush({
-      violatingPods: (p) => this.violating.count(p),
-      breakerOpen: breaker,
-    });
+    const { failed } = await this.status.flush(
+      { violatingPods: (p) => this.violating.count(p), breakerOpen: breaker },
+      { force },
+    );
     for (const [policy, err] of failed)
       this.o.log.warn('could not write policy status', { policy, error: err.message });
   }
@@ -301,7 +307,11 @@ export class Manager {
     return { ok: true, detail: 'ok' };
   }
 
-  /** Graceful stop: no new work, in-flight reconciles finish (up to the deadline), status flushed, lease released. */
+  /**
+   * Graceful stop: no new work; reconciles in flight finish (up to the deadline) while this replica
+   * still leads, so their writes land; the final status is flushed; then the Lease is released,
+   * so the other replica takes over within one retry period instead of a lease duration.
+   */
   async stop(deadlineMs: number): Promise<void> {
     const { log, metrics } = this.o;
     const until = Date.now() + deadlineMs;
@@ -313,11 +323,12 @@ export class Manager {
       this.policyQueue.shutDownWithDrain(Math.max(0, until - Date.now())),
     ]);
     if (!drained.every(Boolean)) log.warn('shutdown deadline passed with reconciles still running');
-    if (this.isLeader()) await this.flushStatus().catch(() => undefined);
+    if (this.isLeader()) await this.flushStatus(true).catch(() => undefined);
     await Promise.all(this.reflectors.map((r) => r.stop()));
-    if (this.elector?.isLeader()) await this.elector.release().catch(() => undefined);
-    await this.electorRun?.catch(() => undefined);
     this.leading = false;
+    if (this.elector) await this.elector.release();
+    this.election.abort();
+    await this.electorRun?.catch(() => undefined);
     metrics.leader.set(0);
     this.resolveDone('stopped');
   }

@@ -143,3 +143,11 @@ export function restartReason(e: unknown): string {
   }
   return 'other';
 }
+
+/**
+ * A write that named an object's UID (in a merge patch's metadata.uid) reached a different
+ * object of the same name: 422 on metadata.uid. The object we judged is gone.
+ */
+export function isUidMismatch(e: unknown): boolean {
+  return isInvalid(e) && e instanceof Error && /metadata\.uid/.test(e.message);
+}

@@ -39,8 +39,10 @@ export interface ActionContext {
 }
 
 export type ActionOutcome =
-  /** The action changed something. */
-  | { kind: 'success'; event: EventSpec }
+  /** The action changed something; resourceVersion: of the pod after our write, when it was one. */
+  | { kind: 'success'; event: EventSpec; resourceVersion?: string }
+  /** The action can't do anything for this target (a NetworkPolicy can't isolate a hostNetwork pod). */
+  | { kind: 'skipped'; why: string }
   /** The target was already in the state the action asks for (or gone). */
   | { kind: 'noop'; why: string }
   /** The cluster refused for a reason that is not ours to override (a PodDisruptionBudget). */

@@ -4,7 +4,7 @@
 // guards (guards.ts), not decided here.
 import { ANNOTATION_CORDONED_AT, ANNOTATION_CORDONED_BY } from '../api/constants.ts';
 import type { CordonNodeAction } from '../api/policy.ts';
-import { isNotFound, isInvalid } from '../kube/errors.ts';
+import { isNotFound, isUidMismatch } from '../kube/errors.ts';
 import { rfc3339 } from '../controller/recorded-violations.ts';
 import type { RemediationAction } from './action.ts';
 import { ruleList } from './action.ts';
@@ -31,7 +31,7 @@ export const cordonNode: RemediationAction<CordonNodeAction> = {
         },
       });
     } catch (err) {
-      if (isNotFound(err) || isInvalid(err)) return { kind: 'noop', why: 'node is gone' };
+      if (isNotFound(err) || isUidMismatch(err)) return { kind: 'noop', why: 'node is gone' };
       throw err;
     }
     return {

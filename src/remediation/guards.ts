@@ -17,6 +17,8 @@ export type GuardName =
   | 'dryRun'
   | 'protectedNamespace'
   | 'ignoreOwnerKind'
+  | 'unboundPod'
+  | 'podNotRunning'
   | 'controlPlaneNode'
   | 'cordonCap'
   | 'loop'
@@ -26,16 +28,20 @@ export type GuardVerdict =
   | { run: true }
   | {
       run: false;
-      outcome: 'skipped' | 'dry_run';
+      /** wait: not yet (nothing is reported; the pod's next change brings it back). */
+      outcome: 'skipped' | 'dry_run' | 'wait';
       guard: GuardName;
       reason: string;
       /** For `loop`: the owner that keeps recreating the pod. */
       owner?: OwnerReference;
+      /** For `breaker`: when to look again. */
+      retryAfterMs?: number;
     };
 
 export interface NodeCounts {
   total: number;
-  unschedulable: number;
+  /** Names of the nodes the cache shows unschedulable. */
+  unschedulable: ReadonlySet<string>;
 }
 
 export interface GuardInput {
@@ -43,6 +49,8 @@ export interface GuardInput {
   planned: PlannedAction;
   pod: PodView;
   node?: NodeInfo;
+  /** The pod's phase is Running: only then has it really run on its node. */
+  podRunning: boolean;
   nodes: NodeCounts;
   now: number;
 }
@@ -54,6 +62,7 @@ export interface GuardOptions {
   /** Deletions of one owner's pods within loopWindowMs that make it a loop. Default 3 in 10 min. */
   loopThreshold?: number;
   loopWindowMs?: number;
+  random?: () => number;
 }
 
 const MINUTE = 60_000;
@@ -64,10 +73,18 @@ interface PolicyRate {
   openedAt?: number;
 }
 
+/** A cordon let through stays counted this long, until the node cache shows it. */
+const CORDON_RESERVATION_MS = 2 * MINUTE;
+/** Retries after the breaker closes are spread over this long, not all at once. */
+const BREAKER_JITTER_MS = 10_000;
+
 export class Guards {
   private readonly rates = new Map<string, PolicyRate>();
   /** policy -> owner uid -> times we deleted one of its pods. */
   private readonly deletions = new Map<string, Map<string, number[]>>();
+  /** Nodes a cordon was let through for, and when: in-flight cordons count towards the cap. */
+  private readonly cordoning = new Map<string, number>();
+  private readonly random: () => number;
   private readonly loopThreshold: number;
   private readonly loopWindowMs: number;
   private readonly opts: GuardOptions;
@@ -76,6 +93,7 @@ export class Guards {
     this.opts = opts;
     this.loopThreshold = opts.loopThreshold ?? 3;
     this.loopWindowMs = opts.loopWindowMs ?? 10 * MINUTE;
+    this.random = opts.random ?? Math.random;
   }
 
   check(input: GuardInput): GuardVerdict {
@@ -94,19 +112,29 @@ export class Guards {
       );
     }
     if (type === 'CordonNode') {
-      if (!node) return skip('controlPlaneNode', 'the pod is not bound to a known node');
+      if (!node) return skip('unboundPod', 'the pod is not bound to a known node');
       if (node.controlPlane)
         return skip(
           'controlPlaneNode',
           `node ${node.name} is a control-plane node: never cordoned`,
         );
-      if (!node.unschedulable) {
+      // A pod pinned to a node but never started there is no evidence against the node, and
+      // pinning Pending pods must not be a way to cordon nodes at will.
+      if (!input.podRunning)
+        return {
+          run: false,
+          outcome: 'wait',
+          guard: 'podNotRunning',
+          reason: 'pod not running yet',
+        };
+      if (!nodes.unschedulable.has(node.name)) {
         const limit = guards.maxCordonedNodesPercent;
-        const after = nodes.total === 0 ? 100 : ((nodes.unschedulable + 1) * 100) / nodes.total;
+        const cordoned = this.cordonedCount(nodes, now);
+        const after = nodes.total === 0 ? 100 : ((cordoned + 1) * 100) / nodes.total;
         if (after > limit) {
           return skip(
             'cordonCap',
-            `cordoning ${node.name} would make ${nodes.unschedulable + 1} of ${nodes.total} nodes unschedulable, over guards.maxCordonedNodesPercent (${limit}%)`,
+            `cordoning ${node.name} would make ${cordoned + 1} of ${nodes.total} nodes unschedulable, over guards.maxCordonedNodesPercent (${limit}%)`,
           );
         }
       }
@@ -128,7 +156,26 @@ export class Guards {
         reason: 'dry run: nothing is changed',
       };
     }
-    return this.rateCheck(policy.policy.name, guards.maxActionsPerMinute, now);
+    const verdict = this.rateCheck(policy.policy.name, guards.maxActionsPerMinute, now);
+    // Reserved now, before the PATCH: concurrent reconciles must see this cordon in the cap.
+    if (verdict.run && type === 'CordonNode' && node && !nodes.unschedulable.has(node.name))
+      this.cordoning.set(node.name, now);
+    return verdict;
+  }
+
+  /** A cordon that failed: its slot under the cap is free again. */
+  cordonFailed(node: string): void {
+    this.cordoning.delete(node);
+  }
+
+  private cordonedCount(nodes: NodeCounts, now: number): number {
+    let n = nodes.unschedulable.size;
+    for (const [name, at] of this.cordoning) {
+      if (nodes.unschedulable.has(name) || now - at >= CORDON_RESERVATION_MS)
+        this.cordoning.delete(name);
+      else n++;
+    }
+    return n;
   }
 
   /** Record a DeletePod that happened, for loop detection. */
@@ -140,6 +187,10 @@ export class Guards {
     const times = (byOwner.get(owner.uid) ?? []).filter((t) => now - t < this.loopWindowMs);
     times.push(now);
     byOwner.set(owner.uid, times);
+    // Owners whose last deletion is out of the window are forgotten, so this can't only grow.
+    if (byOwner.size > 1000)
+      for (const [uid, list] of byOwner)
+        if (now - (list[list.length - 1] ?? 0) >= this.loopWindowMs) byOwner.delete(uid);
   }
 
   /**
@@ -153,11 +204,17 @@ export class Guards {
     if (ran && i >= 0) ran.splice(i, 1);
   }
 
-  /** Whether the policy's breaker is open now (closes once a quiet minute has passed). */
+  /**
+   * Whether the policy's breaker is open now. It closes a minute after it opened; the actions it
+   * held back then run at the limit's pace, and it opens again if they exceed it.
+   */
   breakerOpen(policy: string, now: number): boolean {
     const r = this.rates.get(policy);
     if (!r || r.openedAt === undefined) return false;
-    if (now - r.openedAt >= MINUTE && this.recent(r, now) === 0) r.openedAt = undefined;
+    if (now - r.openedAt >= MINUTE) {
+      r.openedAt = undefined;
+      r.ran = [];
+    }
     return r.openedAt !== undefined;
   }
 
@@ -174,14 +231,20 @@ export class Guards {
   private rateCheck(policy: string, max: number, now: number): GuardVerdict {
     let r = this.rates.get(policy);
     if (!r) this.rates.set(policy, (r = { ran: [] }));
-    const ran = this.recent(r, now);
-    if (this.breakerOpen(policy, now) || ran >= max) {
-      // Every refusal restarts the cool-down: the breaker closes only after a quiet minute.
-      r.openedAt = now;
-      return skip(
-        'breaker',
-        `breaker open: more than guards.maxActionsPerMinute (${max}) actions in a minute`,
-      );
+    const open = this.breakerOpen(policy, now);
+    if (open || this.recent(r, now) >= max) {
+      // The cool-down starts when the breaker opens, not at each refusal: otherwise the retries
+      // of the pods it refused would keep it open for as long as they exist.
+      if (!open) r.openedAt = now;
+      const opened = r.openedAt ?? now;
+      return {
+        run: false,
+        outcome: 'skipped',
+        guard: 'breaker',
+        reason: `breaker open: more than guards.maxActionsPerMinute (${max}) actions in a minute`,
+        retryAfterMs:
+          Math.max(0, opened + MINUTE - now) + Math.floor(this.random() * BREAKER_JITTER_MS),
+      };
     }
     r.ran.push(now);
     return { run: true };

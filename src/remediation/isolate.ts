@@ -5,7 +5,7 @@
 // label lands it selects nothing, and a failure between the two steps leaves nothing half-open.
 import { GROUP, LABEL_ISOLATED } from '../api/constants.ts';
 import type { IsolateAction } from '../api/policy.ts';
-import { isAlreadyExists, isInvalid, isNotFound } from '../kube/errors.ts';
+import { isAlreadyExists, isNotFound, isUidMismatch } from '../kube/errors.ts';
 import type { RemediationAction } from './action.ts';
 import { podPath, podRef, ruleList } from './action.ts';
 
@@ -22,6 +22,9 @@ export const isolatePod: RemediationAction<IsolateAction> = {
   async execute(ctx, { pod }) {
     const { namespace, name, uid } = pod.metadata;
     if (!uid) return { kind: 'noop', why: 'pod has no UID' };
+    // NetworkPolicies don't apply to pods on the host's network: saying "isolated" would be a lie.
+    if (pod.spec.hostNetwork)
+      return { kind: 'skipped', why: 'a NetworkPolicy cannot isolate a hostNetwork pod' };
     const npName = isolationPolicyName(uid);
     const npPath = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/networkpolicies/${npName}`;
     const labelled = pod.metadata.labels[LABEL_ISOLATED] === uid;
@@ -61,19 +64,21 @@ export const isolatePod: RemediationAction<IsolateAction> = {
         if (!isAlreadyExists(err)) throw err;
       }
     }
+    let written: { metadata?: { resourceVersion?: string } } | undefined;
     if (!labelled) {
       try {
-        await ctx.api.request('PATCH', podPath(pod), {
+        written = await ctx.api.request('PATCH', podPath(pod), {
           contentType: 'application/merge-patch+json',
           body: { metadata: { uid, labels: { [LABEL_ISOLATED]: uid } } },
         });
       } catch (err) {
-        if (isNotFound(err) || isInvalid(err)) return { kind: 'noop', why: 'pod is gone' };
+        if (isNotFound(err) || isUidMismatch(err)) return { kind: 'noop', why: 'pod is gone' };
         throw err;
       }
     }
     return {
       kind: 'success',
+      resourceVersion: written?.metadata?.resourceVersion,
       event: {
         target: podRef(pod),
         type: 'Warning',

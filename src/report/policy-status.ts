@@ -162,7 +162,8 @@ export class PolicyStatusBook {
           message: b.readiness.message.slice(0, 32768),
         },
       ],
-      violatingPods: b.readiness.ready ? inputs.violatingPods(name) : 0,
+      // A policy with a bad edit may still be enforcing its last valid generation: show its pods.
+      violatingPods: inputs.violatingPods(name),
       totalViolations: b.totalViolations,
       actions: { ...b.actions },
       totalActions,
@@ -174,14 +175,18 @@ export class PolicyStatusBook {
   }
 
   /** Writes every status that changed and whose interval has passed. Failures are returned, not thrown. */
-  async flush(inputs: StatusInputs): Promise<{ written: string[]; failed: [string, Error][] }> {
+  async flush(
+    inputs: StatusInputs,
+    opts: { force?: boolean } = {},
+  ): Promise<{ written: string[]; failed: [string, Error][] }> {
     const written: string[] = [];
     const failed: [string, Error][] = [];
     const t = this.now();
     for (const b of this.books.values()) {
       const want = this.desired(b.name, inputs);
       if (!want || sameStatus(want, b.current)) continue;
-      if (t - b.lastWriteAt < this.minIntervalMs) continue;
+      // force: the last flush before shutdown, which must not lose the final counts.
+      if (!opts.force && t - b.lastWriteAt < this.minIntervalMs) continue;
       b.lastWriteAt = t;
       try {
         // A merge patch of the whole status: nobody else writes it, and it needs no resourceVersion.

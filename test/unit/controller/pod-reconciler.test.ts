@@ -452,6 +452,45 @@ describe('PodReconciler: Audit', () => {
 describe('PodReconciler: Enforce', () => {
   const ENFORCE = { mode: 'Enforce', rules: HOST_ESCAPE, actions: [LABEL, DELETE] };
 
+  it('a label stripped after we set it is put back; replays of older states write nothing', async () => {
+    let rv = 100;
+    const env = setup({
+      handler: (r) => (r.verb === 'PATCH' ? { metadata: { resourceVersion: String(++rv) } } : {}),
+    });
+    env.policy({ mode: 'Enforce', rules: HOST_ESCAPE, actions: [LABEL] });
+    const key = env.addPod(escapePod('web-1', { resourceVersion: '100' }));
+    await env.reconciler.reconcile(key);
+    expect(env.api.writes()).to.have.length(2); // record + label
+    // An older state still in flight: nothing again.
+    env.addPod(escapePod('web-1', { resourceVersion: '100' }));
+    await env.reconciler.reconcile(key);
+    expect(env.api.writes()).to.have.length(2);
+    // Later, someone removes the quarantine label (a newer state without it): it comes back.
+    env.addPod(
+      escapePod('web-1', {
+        resourceVersion: '200',
+        annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: STAMP },
+        labels: { [VIOLATING]: 'true' },
+      }),
+    );
+    await env.reconciler.reconcile(key);
+    expect(env.api.calls().slice(2)).to.deep.equal([`PATCH ${podPath('web-1')}`]);
+    expect(await env.metric('deployguard_actions_total', { outcome: 'success' })).to.equal(2);
+  });
+
+  it('a violating pod deleted and recreated clean under its name before its reconcile is still announced', async () => {
+    const env = setup();
+    env.policy({ rules: HOST_ESCAPE });
+    const key = env.addPod(escapePod('web-1', { uid: 'old' }));
+    env.reconciler.observed(key, env.now(), env.pods.get(key));
+    env.addPod(podJson({}, { name: 'web-1', namespace: 'team-a', uid: 'new' }));
+    await env.reconciler.reconcile(key);
+    expect(env.events.map((e) => [e.reason, e.target.uid])).to.deep.equal([
+      ['PolicyViolation', 'old'],
+    ]);
+    expect(env.api.writes()).to.deep.equal([]);
+  });
+
   it('Label then DeletePod: record PATCH, label PATCH, DELETE; success counted', async () => {
     const env = setup();
     env.policy(ENFORCE);
@@ -663,7 +702,9 @@ describe('PodReconciler: Enforce', () => {
     const env = setup();
     env.policy({ ...ENFORCE, guards: { maxActionsPerMinute: 1 } });
     const key = env.addPod(escapePod());
-    expect(await env.reconciler.reconcile(key)).to.deep.equal({ requeueAfterMs: 60_000 });
+    // Looked at again when the breaker closes, a minute after it opened, plus up to 10 s jitter.
+    const r = await env.reconciler.reconcile(key);
+    expect(r?.requeueAfterMs).to.be.within(60_000, 70_000);
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(0);
     expect(env.events.map((e) => e.reason)).to.deep.equal([
       'PolicyViolation',
@@ -692,7 +733,13 @@ describe('PodReconciler: Enforce', () => {
       controlPlane: false,
       labels: {},
     });
-    const key = env.addPod(escapePod());
+    // Pending (not started on the node yet): no cordon, nothing reported; Running: cordoned.
+    const pending = env.addPod(escapePod());
+    await env.reconciler.reconcile(pending);
+    expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
+    env.reflect();
+    env.api.clear();
+    const key = env.addPod({ ...escapePod(), status: { phase: 'Running' } });
     await env.reconciler.reconcile(key);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`, 'PATCH /api/v1/nodes/n1']);
     expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'NodeCordoned']);

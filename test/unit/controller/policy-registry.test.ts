@@ -49,15 +49,16 @@ describe('PolicyRegistry', () => {
     ).to.deep.equal(['bad', 'good']);
   });
 
-  it('a policy fixed in a new generation comes into effect; a broken one goes out', () => {
+  it('a policy fixed in a new generation comes into effect; a broken edit keeps the last valid one', () => {
     const reg = new PolicyRegistry();
     reg.upsert(obj({ rules: { commands: { deniedPatterns: ['('] } } }));
     expect(reg.ready()).to.have.length(0);
     reg.upsert(obj(RULES, 'p1', { generation: 2 }));
     expect(reg.ready()).to.have.length(1);
     reg.upsert(obj({ mode: 'Sometimes' }, 'p1', { generation: 3 }));
-    expect(reg.ready()).to.have.length(0);
+    expect(reg.ready().map((c) => c.policy.generation)).to.deep.equal([2]);
     expect(reg.get('p1')?.readiness.message).to.contain('spec.mode');
+    expect(reg.get('p1')?.readiness.message).to.contain('generation 2 stays in effect');
   });
 
   it('ready() is sorted by name and refreshed after remove', () => {
@@ -103,5 +104,34 @@ describe('PolicyRegistry', () => {
     expect(policyObject(null)).to.equal(undefined);
     expect(policyObject({ metadata: { name: 5 } })).to.equal(undefined);
     expect(policyObject({ metadata: { name: 'x', generation: 'one' } })?.generation).to.equal(0);
+  });
+});
+
+describe('PolicyRegistry: a bad edit of a valid policy', () => {
+  it('keeps the last valid generation in effect and says so; a fix replaces it', async () => {
+    const { PolicyRegistry: Registry } = await import('../../../src/controller/policy-registry.ts');
+    const { policyObject: toObject } = await import('../../../src/controller/cached-objects.ts');
+    const { policyJson: build } = await import('../builders.ts');
+    const obj = (spec: Record<string, unknown>, generation: number) => {
+      const raw = build(spec, 'p');
+      raw.metadata = { name: 'p', uid: 'u', generation };
+      const o = toObject(raw);
+      if (!o) throw new Error('bad');
+      return o;
+    };
+    const r = new Registry();
+    r.upsert(obj({ rules: { indicators: { enabled: true } } }, 1));
+    const { entry } = r.upsert(obj({ rules: { commands: { deniedPatterns: ['(a)\\1'] } } }, 2));
+    expect(entry.readiness.ready).to.equal(false);
+    expect(entry.readiness.message).to.contain('spec.rules.commands.deniedPatterns[0]');
+    expect(entry.readiness.message).to.contain('generation 1 stays in effect');
+    expect(r.ready().map((c) => c.policy.generation)).to.deep.equal([1]);
+    expect(r.compiled('p')?.policy.generation).to.equal(1);
+    r.upsert(obj({ rules: { indicators: { enabled: false } } }, 3));
+    expect(r.ready().map((c) => c.policy.generation)).to.deep.equal([3]);
+    // A policy that was never valid enforces nothing.
+    const fresh = new Registry();
+    fresh.upsert(obj({ rules: { commands: { deniedPatterns: ['(a)\\1'] } } }, 1));
+    expect(fresh.ready()).to.deep.equal([]);
   });
 });

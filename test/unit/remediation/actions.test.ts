@@ -110,12 +110,26 @@ describe('Label action', () => {
       [422, 'noop'],
     ] as const) {
       const api = new RecordingApi(() => {
-        throw apiError(status);
+        throw apiError(
+          status,
+          undefined,
+          undefined,
+          'metadata.uid: Invalid value: field is immutable',
+        );
       });
       expect((await labelPod.execute(ctx(api), { pod: pod() }, label({ a: 'b' }))).kind).to.equal(
         kind,
       );
     }
+    // Any other 422 (e.g. annotations at their size limit) is a failure, not "gone".
+    const full = new RecordingApi(() => {
+      throw apiError(422, 'Invalid', undefined, 'metadata.annotations: Too long');
+    });
+    let refused: unknown;
+    await labelPod
+      .execute(ctx(full), { pod: pod() }, label({ a: 'b' }))
+      .catch((e) => (refused = e));
+    expect((refused as { status?: number })?.status).to.equal(422);
     const api = new RecordingApi(() => {
       throw apiError(500, 'InternalError');
     });
@@ -239,6 +253,16 @@ describe('DeletePod action', () => {
 describe('Isolate action', () => {
   const npPath = `/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies`;
   const npName = isolationPolicyName('u-1');
+
+  it('does not claim to isolate a hostNetwork pod (NetworkPolicies do not apply to it)', async () => {
+    const api = new RecordingApi();
+    const hostPod = view(
+      podJson({ hostNetwork: true }, { name: 'web-1', namespace: 'team-a', uid: 'u-1' }),
+    );
+    const out = await isolatePod.execute(ctx(api), { pod: hostPod }, ISOLATE);
+    expect(out.kind).to.equal('skipped');
+    expect(api.requests).to.deep.equal([]);
+  });
 
   it('creates the deny-all NetworkPolicy BEFORE labelling the pod', async () => {
     const api = new RecordingApi(failOn('GET', npPath, apiError(404, 'NotFound')));

@@ -53,12 +53,18 @@ function input(
     planned: { policy: c.policy.name, action, because: [] },
     pod: over.pod ?? pod(),
     node: 'node' in over ? over.node : node(),
-    nodes: over.nodes ?? { total: 10, unschedulable: 0 },
+    nodes: over.nodes ?? counts(10, 0),
+    podRunning: over.podRunning ?? true,
     now: over.now ?? T0,
   };
 }
 
 const guards = (o: Partial<GuardOptions> = {}) => new Guards({ dryRun: false, ...o });
+
+/** `total` nodes of which `n` are unschedulable (named other than the pod's node n1). */
+function counts(total: number, n: number): NodeCounts {
+  return { total, unschedulable: new Set(Array.from({ length: n }, (_, i) => `other-${i}`)) };
+}
 
 describe('Guards: describing guards', () => {
   it('protected namespaces (exact and glob) skip every action type', () => {
@@ -126,7 +132,13 @@ describe('Guards: describing guards', () => {
     });
     expect(g.check(input(c, { node: undefined }))).to.include({
       run: false,
-      guard: 'controlPlaneNode',
+      guard: 'unboundPod',
+    });
+    // Pinned but never started on the node: wait, report nothing.
+    expect(g.check(input(c, { podRunning: false }))).to.include({
+      run: false,
+      outcome: 'wait',
+      guard: 'podNotRunning',
     });
     expect(g.check(input(c)).run).to.equal(true);
   });
@@ -134,28 +146,50 @@ describe('Guards: describing guards', () => {
   it('cordon cap at the boundary: 4 nodes, 25% and 50%', () => {
     const g = guards();
     const run = (percent: number, nodes: NodeCounts) =>
-      g.check(
+      // A fresh Guards each time: a cordon let through is reserved against the cap.
+      guards().check(
         input(policy({ maxCordonedNodesPercent: percent }, [{ type: 'CordonNode' }]), { nodes }),
       ).run;
-    expect(run(25, { total: 4, unschedulable: 0 })).to.equal(true); // 1/4 = 25%
-    expect(run(25, { total: 4, unschedulable: 1 })).to.equal(false); // 2/4 = 50%
-    expect(run(50, { total: 4, unschedulable: 1 })).to.equal(true); // 2/4
-    expect(run(50, { total: 4, unschedulable: 2 })).to.equal(false); // 3/4
-    expect(run(0, { total: 100, unschedulable: 0 })).to.equal(false); // 0 never cordons
-    expect(run(100, { total: 0, unschedulable: 0 })).to.equal(true);
-    expect(run(99, { total: 0, unschedulable: 0 })).to.equal(false);
+    expect(run(25, counts(4, 0))).to.equal(true); // 1/4 = 25%
+    expect(run(25, counts(4, 1))).to.equal(false); // 2/4 = 50%
+    expect(run(50, counts(4, 1))).to.equal(true); // 2/4
+    expect(run(50, counts(4, 2))).to.equal(false); // 3/4
+    expect(run(0, counts(100, 0))).to.equal(false); // 0 never cordons
+    expect(run(100, counts(0, 0))).to.equal(true);
+    expect(run(99, counts(0, 0))).to.equal(false);
     const v = g.check(
       input(policy({ maxCordonedNodesPercent: 25 }, [{ type: 'CordonNode' }]), {
-        nodes: { total: 4, unschedulable: 1 },
+        nodes: counts(4, 1),
       }),
     );
     expect(v).to.include({ run: false, guard: 'cordonCap' });
   });
 
+  it('a cordon let through counts against the cap before the node cache shows it', () => {
+    const g = guards();
+    const c = policy({ maxCordonedNodesPercent: 25 }, [{ type: 'CordonNode' }]);
+    expect(g.check(input(c, { node: node({ name: 'a' }), nodes: counts(4, 0) })).run).to.equal(
+      true,
+    );
+    // Another worker, same moment, cache still shows nothing cordoned: 2 of 4 would be 50%.
+    expect(g.check(input(c, { node: node({ name: 'b' }), nodes: counts(4, 0) }))).to.include({
+      run: false,
+      guard: 'cordonCap',
+    });
+    // The first cordon failed: its slot is free again.
+    g.cordonFailed('a');
+    expect(g.check(input(c, { node: node({ name: 'b' }), nodes: counts(4, 0) })).run).to.equal(
+      true,
+    );
+  });
+
   it('the cap does not apply to a node that is already cordoned (the action is a no-op)', () => {
     const c = policy({ maxCordonedNodesPercent: 25 }, [{ type: 'CordonNode' }]);
     const v = guards().check(
-      input(c, { node: node({ unschedulable: true }), nodes: { total: 4, unschedulable: 4 } }),
+      input(c, {
+        node: node({ unschedulable: true }),
+        nodes: { total: 4, unschedulable: new Set(['n1', 'a', 'b', 'c']) },
+      }),
     );
     expect(v.run).to.equal(true);
   });
@@ -259,19 +293,23 @@ describe('Guards: rate limit and breaker', () => {
     expect(g.breakerOpen('p1', T0 + 4)).to.equal(true);
   });
 
-  it('stays open while refused, and closes after a quiet minute', () => {
-    const g = guards();
+  it('stays open for a minute from opening, whatever is refused meanwhile, then runs at the limit', () => {
+    const g = guards({ random: () => 0 });
     const c = policy({ maxActionsPerMinute: 2 });
     g.check(input(c, { now: T0 }));
     g.check(input(c, { now: T0 + 1 }));
-    expect(g.check(input(c, { now: T0 + 2 })).run).to.equal(false); // opens at T0+2
-    // 59 s later the old actions have left the window, but refusals keep it open.
-    expect(g.check(input(c, { now: T0 + 2 + 59_000 })).run).to.equal(false);
-    expect(g.check(input(c, { now: T0 + 2 + 59_000 + 59_000 })).run).to.equal(false);
-    const lastRefusal = T0 + 2 + 118_000;
-    expect(g.breakerOpen('p1', lastRefusal + MIN - 1)).to.equal(true);
-    expect(g.breakerOpen('p1', lastRefusal + MIN)).to.equal(false);
-    expect(g.check(input(c, { now: lastRefusal + MIN })).run).to.equal(true);
+    const opened = g.check(input(c, { now: T0 + 2 })); // opens at T0+2
+    expect(opened).to.include({ run: false, guard: 'breaker', retryAfterMs: MIN });
+    // Retries of refused pods don't push the cool-down out (they would keep it open forever).
+    const later = g.check(input(c, { now: T0 + 2 + 30_000 }));
+    expect(later).to.include({ run: false, retryAfterMs: 30_000 });
+    expect(g.breakerOpen('p1', T0 + 2 + MIN - 1)).to.equal(true);
+    expect(g.breakerOpen('p1', T0 + 2 + MIN)).to.equal(false);
+    // Closed: the held-back actions run at the limit's pace, and it opens again beyond it.
+    const t = T0 + 2 + MIN;
+    expect(g.check(input(c, { now: t })).run).to.equal(true);
+    expect(g.check(input(c, { now: t + 1 })).run).to.equal(true);
+    expect(g.check(input(c, { now: t + 2 })).run).to.equal(false);
   });
 
   it('the limit is per policy', () => {
