@@ -8,6 +8,11 @@ export const PLURAL = 'containerdeploymentpolicies';
 export const ANNOTATION_VIOLATIONS = `${GROUP}/violations`;
 export const ANNOTATION_DETECTED_AT = `${GROUP}/detected-at`;
 export const LABEL_VIOLATING = `${GROUP}/violating`;
+/**
+ * The UID of the pod the record was written for. A pod's creator can't know its UID beforehand, so
+ * a record that arrives with the pod (forged to suppress detection) never matches and is ignored.
+ */
+export const ANNOTATION_RECORDED_UID = `${GROUP}/recorded-uid`;
 export const ANNOTATION_CORDONED_BY = `${GROUP}/cordoned-by`;
 export const ANNOTATION_CORDONED_AT = `${GROUP}/cordoned-at`;
 /** Label the Isolate action puts on a pod (value: the pod's UID) so its NetworkPolicy selects it alone. */

@@ -24,8 +24,8 @@ const OPERATOR_NEEDS: readonly (Permission & { why: string })[] = [
   {
     group: 'deployguard.dev',
     resource: 'containerdeploymentpolicies',
-    verbs: ['list', 'watch'],
-    why: 'the policies',
+    verbs: ['get', 'list', 'watch'],
+    why: "the policies; get: does another shard's policy still exist",
   },
   {
     group: 'deployguard.dev',

@@ -16,7 +16,12 @@ import type { PolicyStatusBook } from '../report/policy-status.ts';
 import type { CachedPod, NamespaceInfo } from './cached-objects.ts';
 import type { OwnerResolver } from './owner-resolver.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
-import { decodeRecorded, recordedState } from './recorded-violations.ts';
+import {
+  decodeRecorded,
+  recordedState,
+  type RecordedState,
+  type RecordedViolation,
+} from './recorded-violations.ts';
 import { Remediator } from './remediator.ts';
 import { MAX_TRACKED, ViolationRecorder } from './violation-recorder.ts';
 import type { ViolatingPods } from './violating-pods.ts';
@@ -43,6 +48,14 @@ export interface PodReconcilerDeps {
    */
   ownsAllPolicies: boolean;
   now?: () => number;
+}
+
+/**
+ * What the pod's record says, if we wrote it for this very pod: a record the pod arrived with
+ * (forged to look already announced) is bound to no UID or another one, and counts for nothing.
+ */
+function trustedRecord(pod: { metadata: { uid?: string } }, r: RecordedState): RecordedViolation[] {
+  return r.uid !== undefined && r.uid === pod.metadata.uid ? decodeRecorded(r.annotation) : [];
 }
 
 /** How long a pod waits for its namespace to reach the cache before it is judged without labels. */
@@ -144,14 +157,7 @@ export class PodReconciler {
     const pod = last.view;
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const since = keyEmpty ? this.pendingSince.get(key) : undefined;
-    await this.recorder.announce(
-      pod,
-      violations,
-      decodeRecorded(recorded.annotation),
-      since,
-      log,
-      true,
-    );
+    await this.recorder.announce(pod, violations, trustedRecord(pod, recorded), since, log, true);
     this.recorder.forget(pod.metadata.uid);
     this.remediator.forget(pod.metadata.uid);
   }
@@ -165,11 +171,16 @@ export class PodReconciler {
     const { violations, waiting } = this.judge(cached);
     if (waiting) return { requeueAfterMs: 500 };
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
-    const before = decodeRecorded(recorded.annotation);
+    const before = trustedRecord(pod, recorded);
     await this.recorder.announce(pod, violations, before, this.pendingSince.get(key), log, false);
     this.pendingSince.delete(key);
     if (!this.d.dryRun)
-      await this.recorder.record(pod, recorded, this.recorder.toRecord(violations, before), log);
+      await this.recorder.record(
+        pod,
+        recorded,
+        await this.recorder.toRecord(violations, before),
+        log,
+      );
     this.d.violating.set(
       key,
       { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid ?? '' },

@@ -3,10 +3,12 @@
 // replayed watch event, a resync or a restart writes nothing when nothing changed.
 import {
   ANNOTATION_DETECTED_AT,
+  ANNOTATION_RECORDED_UID,
   ANNOTATION_VIOLATIONS,
   LABEL_VIOLATING,
+  SEVERITIES,
+  type Severity,
 } from '../api/constants.ts';
-import { SEVERITIES, type Severity } from '../api/constants.ts';
 import type { Violation } from '../engine/violation.ts';
 
 /** One entry of the annotation: which policy's rule fired, at what severity. */
@@ -71,6 +73,8 @@ export interface RecordedState {
   annotation?: string;
   detectedAt?: string;
   label?: string;
+  /** The pod UID the record was written for. */
+  uid?: string;
 }
 
 export function recordedState(
@@ -81,6 +85,7 @@ export function recordedState(
     annotation: annotations[ANNOTATION_VIOLATIONS],
     detectedAt: annotations[ANNOTATION_DETECTED_AT],
     label: labels[LABEL_VIOLATING],
+    uid: annotations[ANNOTATION_RECORDED_UID],
   };
 }
 
@@ -93,6 +98,8 @@ export function recordPatch(
   recorded: RecordedState,
   now: readonly RecordedViolation[],
   at: Date,
+  /** The pod's UID: the record is bound to it, and a record bound to another is not trusted. */
+  uid?: string,
 ):
   | {
       metadata: {
@@ -105,33 +112,33 @@ export function recordPatch(
     if (
       recorded.annotation === undefined &&
       recorded.detectedAt === undefined &&
-      recorded.label === undefined
+      recorded.label === undefined &&
+      recorded.uid === undefined
     )
       return undefined;
-    return {
-      metadata: {
-        annotations: { [ANNOTATION_VIOLATIONS]: null, [ANNOTATION_DETECTED_AT]: null },
-        labels: { [LABEL_VIOLATING]: null },
-      },
+    const annotations: Record<string, string | null> = {
+      [ANNOTATION_VIOLATIONS]: null,
+      [ANNOTATION_DETECTED_AT]: null,
     };
+    if (recorded.uid !== undefined) annotations[ANNOTATION_RECORDED_UID] = null;
+    return { metadata: { annotations, labels: { [LABEL_VIOLATING]: null } } };
   }
+  const trusted = uid === undefined || recorded.uid === uid;
   const value = encodeRecorded(now);
   // RFC 3339 only: anyone who can patch the pod can write this annotation.
   const validDetectedAt =
+    trusted &&
     recorded.detectedAt !== undefined &&
     RFC3339.test(recorded.detectedAt) &&
     !Number.isNaN(Date.parse(recorded.detectedAt));
   if (recorded.annotation === value && validDetectedAt && recorded.label === 'true')
     return undefined;
-  return {
-    metadata: {
-      annotations: {
-        [ANNOTATION_VIOLATIONS]: value,
-        [ANNOTATION_DETECTED_AT]: validDetectedAt ? (recorded.detectedAt as string) : rfc3339(at),
-      },
-      labels: { [LABEL_VIOLATING]: 'true' },
-    },
+  const annotations: Record<string, string | null> = {
+    [ANNOTATION_VIOLATIONS]: value,
+    [ANNOTATION_DETECTED_AT]: validDetectedAt ? (recorded.detectedAt as string) : rfc3339(at),
   };
+  if (uid !== undefined) annotations[ANNOTATION_RECORDED_UID] = uid;
+  return { metadata: { annotations, labels: { [LABEL_VIOLATING]: 'true' } } };
 }
 
 /** Entries in `now` that `before` lacks: what is newly detected (and counted, and announced). */

@@ -34,6 +34,8 @@ export interface ViolationRecorderDeps {
 /** Bound for each per-pod map: a flood of pods must not grow them without limit. */
 export const MAX_TRACKED = 100_000;
 
+const FOREIGN_POLICY_TTL_MS = 60_000;
+
 const entryKey = (e: { policy: string; rule: string }): string => `${e.policy}\u0000${e.rule}`;
 
 export class ViolationRecorder {
@@ -45,6 +47,7 @@ export class ViolationRecorder {
    * record again would be a duplicate write.
    */
   private readonly ownWrites = new Map<string, { rv: bigint; value: string }>();
+  private readonly foreignPolicies = new Map<string, { exists: boolean; at: number }>();
   private readonly d: ViolationRecorderDeps;
 
   constructor(deps: ViolationRecorderDeps) {
@@ -133,7 +136,7 @@ export class ViolationRecorder {
     entries: RecordedViolation[],
     log: Logger,
   ): Promise<void> {
-    const patch = recordPatch(recorded, entries, new Date(this.d.now()));
+    const patch = recordPatch(recorded, entries, new Date(this.d.now()), pod.metadata.uid);
     if (!patch) return;
     const uid = pod.metadata.uid ?? '';
     const value = encodeRecorded(entries);

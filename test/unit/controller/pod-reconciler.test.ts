@@ -27,6 +27,7 @@ const STAMP = '2026-11-29T10:00:00Z';
 const VIOLATIONS = 'deployguard.dev/violations';
 const DETECTED_AT = 'deployguard.dev/detected-at';
 const VIOLATING = 'deployguard.dev/violating';
+const RECORDED_UID = 'deployguard.dev/recorded-uid';
 const RECORD = '[{"policy":"p1","rule":"hostPath.sensitive","severity":"critical"}]';
 const HOST_ESCAPE = { hostPaths: { denySensitive: true } };
 const LABEL = { type: 'Label', labels: { quarantine: 'true' } };
@@ -224,7 +225,11 @@ describe('PodReconciler: Audit', () => {
         body: {
           metadata: {
             uid: 'uid-web-1',
-            annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: STAMP },
+            annotations: {
+              [VIOLATIONS]: RECORD,
+              [DETECTED_AT]: STAMP,
+              [RECORDED_UID]: 'uid-web-1',
+            },
             labels: { [VIOLATING]: 'true' },
           },
         },
@@ -295,12 +300,33 @@ describe('PodReconciler: Audit', () => {
   it("keeps another shard's entries when it loads only some policies, drops them when it owns all", async () => {
     const foreign = '{"policy":"other-shard","rule":"image.registry","severity":"medium"}';
     const mine = '{"policy":"p1","rule":"hostPath.sensitive","severity":"critical"}';
-    const annotated = { annotations: { [VIOLATIONS]: `[${foreign}]`, [DETECTED_AT]: STAMP } };
+    const annotated = {
+      annotations: {
+        [VIOLATIONS]: `[${foreign}]`,
+        [DETECTED_AT]: STAMP,
+        [RECORDED_UID]: 'uid-web-1',
+      },
+    };
     const shard = setup({ ownsAllPolicies: false });
     shard.policy({ rules: HOST_ESCAPE });
     await shard.reconciler.reconcile(shard.addPod(escapePod('web-1', annotated)));
     const body = shard.api.writes()[0]?.body as { metadata: { annotations: Json } };
     expect(body.metadata.annotations[VIOLATIONS]).to.equal(`[${foreign},${mine}]`);
+    // The other shard's policy was deleted (GET says 404): its entries go too.
+    const gone = setup({
+      ownsAllPolicies: false,
+      handler: (r) => {
+        if (r.verb === 'GET') throw apiError(404, 'NotFound');
+        return {};
+      },
+    });
+    gone.policy({ rules: HOST_ESCAPE });
+    await gone.reconciler.reconcile(gone.addPod(escapePod('web-1', annotated)));
+    const body3 = gone.api.writes()[0]?.body as { metadata: { annotations: Json } };
+    expect(body3.metadata.annotations[VIOLATIONS]).to.equal(`[${mine}]`);
+    expect(gone.api.calls()[0]).to.equal(
+      'GET /apis/deployguard.dev/v1alpha1/containerdeploymentpolicies/other-shard',
+    );
     const all = setup();
     all.policy({ rules: HOST_ESCAPE });
     await all.reconciler.reconcile(all.addPod(escapePod('web-1', annotated)));
@@ -343,7 +369,7 @@ describe('PodReconciler: Audit', () => {
         body: {
           metadata: {
             uid: 'uid-web-1',
-            annotations: { [VIOLATIONS]: null, [DETECTED_AT]: null },
+            annotations: { [VIOLATIONS]: null, [DETECTED_AT]: null, [RECORDED_UID]: null },
             labels: { [VIOLATING]: null },
           },
         },
@@ -432,7 +458,11 @@ describe('PodReconciler: Audit', () => {
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(
       escapePod('web-1', {
-        annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: '2026-11-01T00:00:00Z' },
+        annotations: {
+          [VIOLATIONS]: RECORD,
+          [DETECTED_AT]: '2026-11-01T00:00:00Z',
+          [RECORDED_UID]: 'uid-web-1',
+        },
         labels: { [VIOLATING]: 'false' },
       }),
     );
@@ -442,10 +472,45 @@ describe('PodReconciler: Audit', () => {
     expect(env.api.requests[0]?.body).to.deep.equal({
       metadata: {
         uid: 'uid-web-1',
-        annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: '2026-11-01T00:00:00Z' },
+        annotations: {
+          [VIOLATIONS]: RECORD,
+          [DETECTED_AT]: '2026-11-01T00:00:00Z',
+          [RECORDED_UID]: 'uid-web-1',
+        },
         labels: { [VIOLATING]: 'true' },
       },
     });
+  });
+
+  it('a pod that arrives already marked (a forged record, bound to no UID) is announced anyway', async () => {
+    const env = setup();
+    env.policy({ rules: HOST_ESCAPE });
+    for (const forged of [{}, { [RECORDED_UID]: 'someone-else' }]) {
+      env.api.clear();
+      env.events.length = 0;
+      const name = `forged-${Object.keys(forged).length}`;
+      const key = env.addPod(
+        escapePod(name, {
+          annotations: {
+            [VIOLATIONS]: RECORD,
+            [DETECTED_AT]: '2020-01-01T00:00:00Z',
+            ...forged,
+          },
+          labels: { [VIOLATING]: 'true' },
+        }),
+      );
+      await env.reconciler.reconcile(key);
+      expect(
+        env.events.map((e) => e.reason),
+        name,
+      ).to.deep.equal(['PolicyViolation']);
+      const body = env.api.writes()[0]?.body as { metadata: { annotations: Json } };
+      expect(body.metadata.annotations, name).to.deep.equal({
+        [VIOLATIONS]: RECORD,
+        [DETECTED_AT]: STAMP,
+        [RECORDED_UID]: `uid-${name}`,
+      });
+    }
   });
 });
 
@@ -469,7 +534,7 @@ describe('PodReconciler: Enforce', () => {
     env.addPod(
       escapePod('web-1', {
         resourceVersion: '200',
-        annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: STAMP },
+        annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: STAMP, [RECORDED_UID]: 'uid-web-1' },
         labels: { [VIOLATING]: 'true' },
       }),
     );
@@ -760,7 +825,11 @@ describe('PodReconciler: Enforce', () => {
       keys.push(
         env.addPod(
           escapePod(`web-${i}`, {
-            annotations: { [VIOLATIONS]: RECORD, [DETECTED_AT]: '2026-11-01T00:00:00Z' },
+            annotations: {
+              [VIOLATIONS]: RECORD,
+              [DETECTED_AT]: '2026-11-01T00:00:00Z',
+              [RECORDED_UID]: `uid-web-${i}`,
+            },
             labels: { [VIOLATING]: 'true', quarantine: 'true' },
           }),
         ),

@@ -132,11 +132,12 @@ describe('recorded-violations: encode/decode', () => {
         { [ANNOTATION_VIOLATIONS]: '[]', [ANNOTATION_DETECTED_AT]: 'x', other: 'y' },
         { [LABEL_VIOLATING]: 'true' },
       ),
-    ).to.deep.equal({ annotation: '[]', detectedAt: 'x', label: 'true' });
+    ).to.deep.equal({ annotation: '[]', detectedAt: 'x', label: 'true', uid: undefined });
     expect(recordedState({}, {})).to.deep.equal({
       annotation: undefined,
       detectedAt: undefined,
       label: undefined,
+      uid: undefined,
     });
   });
   it('rfc3339 drops the milliseconds', () => {
