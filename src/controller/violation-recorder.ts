@@ -118,15 +118,40 @@ export class ViolationRecorder {
     }
   }
 
-  /** What the annotation should say: our verdicts, plus other shards' entries when we are one. */
-  toRecord(
+  /**
+   * What the annotation should say: our verdicts, plus the entries of policies another shard owns
+   * when we are one (--policy-selector) and those policies still exist.
+   */
+  async toRecord(
     violations: readonly Violation[],
     before: readonly RecordedViolation[],
-  ): RecordedViolation[] {
+  ): Promise<RecordedViolation[]> {
     const entries = summarize(violations);
     if (this.d.ownsAllPolicies) return entries;
-    const foreign = before.filter((e) => !this.d.policies.get(e.policy));
+    const foreign: RecordedViolation[] = [];
+    for (const e of before)
+      if (!this.d.policies.get(e.policy) && (await this.policyExists(e.policy))) foreign.push(e);
     return foreign.length === 0 ? entries : summarizeRecorded([...entries, ...foreign]);
+  }
+
+  /** Does a policy outside our selector exist? Asked at most once a minute per name. */
+  private async policyExists(name: string): Promise<boolean> {
+    const t = this.d.now();
+    const known = this.foreignPolicies.get(name);
+    if (known && t - known.at < FOREIGN_POLICY_TTL_MS) return known.exists;
+    let exists = true;
+    try {
+      await this.d.api.request(
+        'GET',
+        `/apis/deployguard.dev/v1alpha1/containerdeploymentpolicies/${encodeURIComponent(name)}`,
+      );
+    } catch (err) {
+      // Only a definite "not found" drops another shard's entries; any doubt keeps them.
+      if (isNotFound(err)) exists = false;
+    }
+    if (this.foreignPolicies.size >= 10_000) this.foreignPolicies.clear();
+    this.foreignPolicies.set(name, { exists, at: t });
+    return exists;
   }
 
   /** Writes the difference between the pod's record and `entries`, if any. */
