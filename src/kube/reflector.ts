@@ -100,7 +100,9 @@ export class Reflector<T> {
 
   start(): void {
     if (this.#loop) return;
-    this.#failingSince = this.#now();
+    // Healthy until something fails: a first list of a large cluster may take longer than the
+    // unhealthy threshold, and a liveness probe must not restart it in a loop. Each page has a
+    // request timeout, so a list that hangs does fail.
     this.#loop = this.#run();
   }
 
