@@ -43,6 +43,8 @@ type Settled = bigint | null;
 export class Remediator {
   /** pod uid -> action key -> settled. */
   private readonly settled = new Map<string, Map<string, Settled>>();
+  /** pod uid -> action key -> until when the cluster's refusal (a PDB) stands: only the requeue retries. */
+  private readonly refused = new Map<string, Map<string, number>>();
   private readonly d: RemediatorDeps;
 
   constructor(deps: RemediatorDeps) {
@@ -50,7 +52,9 @@ export class Remediator {
   }
 
   forget(uid: string | undefined): void {
-    if (uid) this.settled.delete(uid);
+    if (!uid) return;
+    this.settled.delete(uid);
+    this.refused.delete(uid);
   }
 
   async remediate(
@@ -79,7 +83,19 @@ export class Remediator {
         const key = `${name}/${policyUid}/${generation}/${specIndex}`;
         const done = this.settled.get(uid)?.get(key);
         if (done === null || (done !== undefined && (seen === undefined || seen <= done))) continue;
+        // Refused a moment ago (a PodDisruptionBudget): another change of the pod, such as our own
+        // record landing, must not ask again before the requeue does.
+        const refusedUntil = this.refused.get(uid)?.get(key);
+        if (refusedUntil !== undefined && this.d.now() < refusedUntil) {
+          requeue(refusedUntil - this.d.now());
+          continue;
+        }
         const type = planned.action.type;
+        const action = actionFor(planned.action);
+        if (action.inEffect({ pod, node }, planned.action)) {
+          this.settle(uid, key, REPAIRABLE.has(type) ? (seen ?? null) : null);
+          continue;
+        }
         const alog = log.child({ policy: name, action: type, namespace: pod.metadata.namespace });
         const at = this.d.now();
         const verdict = this.d.guards.check({
@@ -97,7 +113,7 @@ export class Remediator {
           continue;
         }
         try {
-          const outcome = await actionFor(planned.action).execute(
+          const outcome = await action.execute(
             { api: this.d.api, policy: name, because: planned.because, now: new Date(at) },
             { pod, node },
             planned.action,
@@ -116,8 +132,15 @@ export class Remediator {
               action: type,
               message: `policy ${name}: ${type} ${outcome.kind === 'refused' ? 'refused by the cluster, will retry' : 'skipped'}: ${outcome.why}`,
             });
-            if (outcome.kind === 'refused') requeue(outcome.retryAfterMs);
-            else this.settle(uid, key, null);
+            if (outcome.kind === 'refused') {
+              let byKey = this.refused.get(uid);
+              if (!byKey) {
+                if (this.refused.size >= MAX_TRACKED) this.refused.clear();
+                this.refused.set(uid, (byKey = new Map()));
+              }
+              byKey.set(key, at + outcome.retryAfterMs);
+              requeue(outcome.retryAfterMs);
+            } else this.settle(uid, key, null);
           } else {
             const rv = resourceVersion(outcome.resourceVersion);
             this.settle(uid, key, REPAIRABLE.has(type) && rv !== undefined ? rv : null);

@@ -52,6 +52,12 @@ export interface RemediationAction<A extends PolicyAction = PolicyAction> {
   readonly type: A['type'];
   readonly permissions: readonly Permission[];
   execute(ctx: ActionContext, target: ActionTarget, action: A): Promise<ActionOutcome>;
+  /**
+   * Whether the cache already shows the target as the action would leave it. Checked before the
+   * guards, so re-checking an action that is in effect never spends the rate limit or reports a
+   * skip. (execute checks the cluster again; this is only the cheap first look.)
+   */
+  inEffect(target: ActionTarget, action: A): boolean;
 }
 
 /** `pss.privileged, indicator.reverseShell` for messages. */

@@ -12,6 +12,9 @@ import { ruleList } from './action.ts';
 export const cordonNode: RemediationAction<CordonNodeAction> = {
   type: 'CordonNode',
   permissions: [{ group: '', resource: 'nodes', verbs: ['patch'] }],
+  inEffect({ node }) {
+    return node?.unschedulable === true;
+  },
   async execute(ctx, { pod, node }) {
     if (!node) return { kind: 'noop', why: 'pod is not bound to a known node' };
     if (node.unschedulable) return { kind: 'noop', why: 'node already cordoned' };

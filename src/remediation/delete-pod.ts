@@ -16,6 +16,9 @@ export const deletePod: RemediationAction<DeletePodAction> = {
     { group: '', resource: 'pods', verbs: ['delete'] },
     { group: '', resource: 'pods/eviction', verbs: ['create'] },
   ],
+  inEffect({ pod }) {
+    return pod.metadata.deletionTimestamp !== undefined;
+  },
   async execute(ctx, { pod }, action) {
     if (pod.metadata.deletionTimestamp) return { kind: 'noop', why: 'pod is already terminating' };
     const uid = pod.metadata.uid;

@@ -19,6 +19,12 @@ export const isolatePod: RemediationAction<IsolateAction> = {
     { group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['get', 'create'] },
     { group: '', resource: 'pods', verbs: ['patch'] },
   ],
+  // The label is only set after the NetworkPolicy exists (see above); execute checks both.
+  inEffect({ pod }) {
+    return (
+      pod.metadata.uid !== undefined && pod.metadata.labels[LABEL_ISOLATED] === pod.metadata.uid
+    );
+  },
   async execute(ctx, { pod }) {
     const { namespace, name, uid } = pod.metadata;
     if (!uid) return { kind: 'noop', why: 'pod has no UID' };

@@ -7,6 +7,9 @@ import { podPath, podRef, ruleList } from './action.ts';
 export const labelPod: RemediationAction<LabelAction> = {
   type: 'Label',
   permissions: [{ group: '', resource: 'pods', verbs: ['patch'] }],
+  inEffect({ pod }, action) {
+    return Object.entries(action.labels).every(([k, v]) => pod.metadata.labels[k] === v);
+  },
   async execute(ctx, { pod }, action) {
     const missing = Object.entries(action.labels).filter(([k, v]) => pod.metadata.labels[k] !== v);
     if (missing.length === 0) return { kind: 'noop', why: 'labels already present' };

@@ -756,9 +756,15 @@ describe('PodReconciler: Enforce', () => {
     expect(await env.reconciler.reconcile(key)).to.deep.equal({ requeueAfterMs: 30_000 });
     expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'ActionSkipped']);
     expect(await actions(env, { action: 'DeletePod', outcome: 'skipped' })).to.equal(1);
-    // Not settled: the next reconcile asks again.
+    // Another change of the pod (our own record landing) does not ask again before 30 s...
     env.reflect();
     env.api.clear();
+    env.advance(1000);
+    expect(await env.reconciler.reconcile(key)).to.deep.equal({ requeueAfterMs: 29_000 });
+    expect(env.api.calls()).to.deep.equal([]);
+    expect(await actions(env, { action: 'DeletePod', outcome: 'skipped' })).to.equal(1);
+    // ...the requeue does: not settled, it asks again.
+    env.advance(29_000);
     await env.reconciler.reconcile(key);
     expect(env.api.calls()).to.deep.equal([`POST ${podPath('web-1')}/eviction`]);
   });

@@ -1,0 +1,398 @@
+// The guards of api.md section 1, end to end on the real control plane (real ReplicaSet,
+// disruption and node controllers): a remediation must never make an incident worse. A Deployment
+// that recreates what we delete stops being deleted after 3 rounds and is reported on the
+// Deployment; the per-policy rate limit opens a breaker; owner kinds we are told to leave alone
+// are left alone; evictions honour PodDisruptionBudgets; cordoning stops at the cluster share.
+import { expect } from 'chai';
+import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
+import { OperatorProcess, applyPolicy, operatorAccount } from './harness.ts';
+
+interface Meta {
+  name: string;
+  uid: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+}
+interface PodJson {
+  metadata: Meta;
+  status?: { conditions?: { type: string; status: string }[] };
+}
+interface NodeJson {
+  metadata: Meta;
+  spec: { unschedulable?: boolean };
+}
+interface EventJson {
+  reason: string;
+  type: string;
+  message: string;
+  reportingComponent?: string;
+  involvedObject: { kind: string; name: string; uid?: string };
+}
+interface PolicyStatus {
+  breaker?: string;
+  actions?: Record<string, number>;
+  totalActions?: number;
+  loopingWorkloads?: { kind: string; namespace: string; name: string }[];
+}
+
+const CORDONED_BY = 'deployguard.dev/cordoned-by';
+const CORDONED_AT = 'deployguard.dev/cordoned-at';
+const REPORTER = 'deployguard.dev/operator';
+const PRIVILEGED = { securityContext: { privileged: true } };
+const BASELINE = { podSecurity: { level: 'baseline' } };
+const IMAGE = 'registry.example.com/app:1.0';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function pod(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { containers: [{ name: 'c', image: IMAGE, ...PRIVILEGED }], ...spec },
+  };
+}
+
+/** A Deployment whose pods (label app=<name>) are privileged. */
+function deployment(name: string, replicas: number): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: IMAGE, ...PRIVILEGED }] },
+      },
+    },
+  };
+}
+
+async function create(ns: string, ...objects: Record<string, unknown>[]): Promise<void> {
+  await kubectl(['create', '-n', ns, '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  });
+}
+
+async function get<T>(kind: string, name: string, ns?: string): Promise<T | undefined> {
+  const r = await kubectl(['get', kind, name, '-o', 'json', ...(ns ? ['-n', ns] : [])], {
+    allowFail: true,
+  });
+  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
+}
+
+/** Pods of the namespace (optionally by label selector), terminating ones left out. */
+async function pods(ns: string, selector?: string): Promise<PodJson[]> {
+  const r = await kubectl([
+    'get',
+    'pods',
+    '-n',
+    ns,
+    '-o',
+    'json',
+    ...(selector ? ['-l', selector] : []),
+  ]);
+  return (JSON.parse(r.stdout) as { items: PodJson[] }).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
+}
+
+async function events(ns: string, selector: Record<string, string>): Promise<EventJson[]> {
+  const fs = Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const r = await kubectl(['get', 'events', '-n', ns, '--field-selector', fs, '-o', 'json']);
+  return (JSON.parse(r.stdout) as { items: EventJson[] }).items;
+}
+
+async function waitForEvents(
+  ns: string,
+  selector: Record<string, string>,
+  atLeast = 1,
+): Promise<EventJson[]> {
+  return waitFor(`${atLeast} event(s) ${JSON.stringify(selector)} in ${ns}`, async () => {
+    const l = await events(ns, selector);
+    return l.length >= atLeast ? l : undefined;
+  });
+}
+
+async function waitForStatus(
+  name: string,
+  pred: (s: PolicyStatus) => boolean,
+): Promise<PolicyStatus> {
+  return waitFor(`status of ${name}`, async () => {
+    const s = (await get<{ status?: PolicyStatus }>('containerdeploymentpolicy', name))?.status;
+    return s && pred(s) ? s : undefined;
+  });
+}
+
+const uids = (l: { metadata: Meta }[]): string[] => l.map((p) => p.metadata.uid).sort();
+
+/** The operator of the running test, whose log is printed when the test fails. */
+let current: OperatorProcess | undefined;
+
+async function start(own: string): Promise<OperatorProcess> {
+  current = await OperatorProcess.start({ namespace: own, kubeconfig: await operatorAccount(own) });
+  return current;
+}
+
+function printLogOnFailure(this: Mocha.Context): void {
+  if (this.currentTest?.state === 'failed' && current) {
+    const lines = current.logs.filter((l) => l.level === 'warn' || l.level === 'error');
+    console.error(
+      lines
+        .slice(-40)
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    );
+  }
+  current = undefined;
+}
+
+async function releaseNodes(policy: string): Promise<void> {
+  const r = await kubectl(['get', 'nodes', '-o', 'json']);
+  for (const n of (JSON.parse(r.stdout) as { items: NodeJson[] }).items) {
+    if (!n.metadata.annotations?.[CORDONED_BY]?.startsWith(`${policy}/`)) continue;
+    await kubectl(['uncordon', n.metadata.name]);
+    await kubectl(['annotate', 'node', n.metadata.name, `${CORDONED_BY}-`, `${CORDONED_AT}-`]);
+  }
+}
+
+describe('operator: guards', function () {
+  this.timeout(120_000);
+  afterEach(printLogOnFailure);
+
+  it('stops deleting the pods of a Deployment that keeps recreating them after 3, and reports the Deployment', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-loop');
+    const policy = `loop-${ns}`;
+    await applyPolicy(own, policy, {
+      mode: 'Enforce',
+      match: { namespaces: [ns] },
+      rules: BASELINE,
+      actions: [{ type: 'DeletePod', gracePeriodSeconds: 0 }],
+      guards: { maxActionsPerMinute: 100 },
+    });
+    const op = await start(own);
+    await create(ns, deployment('loop', 1));
+
+    const loop = await waitForEvents(ns, { reason: 'RemediationLoop' });
+    expect(loop).to.have.length(1);
+    expect(loop[0]?.involvedObject).to.include({ kind: 'Deployment', name: 'loop' });
+    expect(loop[0]).to.include({ type: 'Warning', reportingComponent: REPORTER });
+    await op.waitForLog((l) => l.guard === 'loop' && l.action === 'DeletePod');
+
+    // The survivor: the ReplicaSet's 4th pod, left alone from now on.
+    const survivor = await waitFor('one pod left alone', async () => {
+      const l = await pods(ns, 'app=loop');
+      return l.length === 1 ? l : undefined;
+    });
+    const skipped = await waitForEvents(ns, {
+      reason: 'ActionSkipped',
+      'involvedObject.name': survivor[0]?.metadata.name ?? '',
+    });
+    expect(skipped[0]?.message).to.contain('keeps recreating');
+    const deleted = async (): Promise<number> =>
+      op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: 'success' });
+    expect(await deleted()).to.equal(3);
+    const status = await waitForStatus(policy, (s) => (s.loopingWorkloads ?? []).length > 0);
+    expect(status.loopingWorkloads).to.deep.equal([
+      { kind: 'Deployment', namespace: ns, name: 'loop' },
+    ]);
+    expect(status.actions?.DeletePod).to.equal(3);
+
+    await sleep(3000);
+    expect(uids(await pods(ns, 'app=loop')), 'the pod count is stable').to.deep.equal(
+      uids(survivor),
+    );
+    expect(await deleted()).to.equal(3);
+    expect(await events(ns, { reason: 'PodDeleted' })).to.have.length(3);
+    expect(await events(ns, { reason: 'RemediationLoop' })).to.have.length(1);
+    expect(
+      await op.metric('deployguard_actions_total', {
+        policy,
+        action: 'DeletePod',
+        outcome: 'skipped',
+      }),
+    ).to.equal(1);
+  });
+
+  it('opens the breaker past maxActionsPerMinute and skips the rest', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-breaker');
+    const policy = `breaker-${ns}`;
+    await applyPolicy(own, policy, {
+      mode: 'Enforce',
+      match: { namespaces: [ns] },
+      rules: BASELINE,
+      actions: [{ type: 'Label', labels: { quarantine: 'true' } }],
+      guards: { maxActionsPerMinute: 2 },
+    });
+    const op = await start(own);
+    await create(ns, ...['a', 'b', 'c', 'd', 'e'].map((n) => pod(`burst-${n}`)));
+
+    const outcome = (o: string): Promise<number> =>
+      op.metric('deployguard_actions_total', { policy, action: 'Label', outcome: o });
+    await waitFor('5 Label decisions', async () =>
+      (await outcome('success')) + (await outcome('skipped')) >= 5 ? true : undefined,
+    );
+    const skipped = await waitForEvents(ns, { reason: 'ActionSkipped' }, 3);
+    expect(new Set(skipped.map((e) => e.involvedObject.name)).size).to.equal(3);
+    for (const e of skipped) expect(e.message).to.contain('breaker open');
+    await op.waitForLog((l) => l.guard === 'breaker');
+    const status = await waitForStatus(policy, (s) => s.breaker === 'Open');
+    expect(status.actions?.Label).to.equal(2);
+    await waitFor('breaker_open gauge', async () =>
+      (await op.metric('deployguard_breaker_open', { policy })) === 1 ? true : undefined,
+    );
+
+    await sleep(1500);
+    expect(await pods(ns, 'quarantine=true')).to.have.length(2);
+    expect(await outcome('success')).to.equal(2);
+    expect(await outcome('skipped')).to.be.at.least(3);
+    expect(await events(ns, { reason: 'PodLabeled' })).to.have.length(2);
+  });
+
+  it('does not delete pods whose owner kind is in ignoreOwnerKinds', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-owner');
+    const policy = `owner-${ns}`;
+    await applyPolicy(own, policy, {
+      mode: 'Enforce',
+      match: { namespaces: [ns] },
+      rules: BASELINE,
+      actions: [{ type: 'DeletePod', gracePeriodSeconds: 0 }],
+      // A Deployment's pods are owned by its ReplicaSet: that is the kind the guard sees.
+      guards: { ignoreOwnerKinds: ['ReplicaSet'] },
+    });
+    const op = await start(own);
+    await create(ns, deployment('web', 2), pod('loner'));
+
+    // The control: the same policy deletes a bare pod.
+    await waitForEvents(ns, { reason: 'PodDeleted', 'involvedObject.name': 'loner' });
+    const skipped = await waitForEvents(ns, { reason: 'ActionSkipped' }, 2);
+    for (const e of skipped) expect(e.message).to.contain('ignoreOwnerKinds');
+    const web = await pods(ns, 'app=web');
+    expect(uids(web)).to.deep.equal(skipped.map((e) => e.involvedObject.uid).sort());
+    const count = (o: string): Promise<number> =>
+      op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: o });
+    expect(await count('skipped')).to.equal(2);
+
+    await sleep(1500);
+    expect(uids(await pods(ns, 'app=web'))).to.deep.equal(uids(web));
+    expect(await count('success')).to.equal(1);
+    expect(await count('skipped')).to.equal(2);
+    expect(await events(ns, { reason: 'PodDeleted' })).to.have.length(1);
+  });
+
+  it('evict: true honours a PodDisruptionBudget that forbids the eviction', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-pdb');
+    const policy = `pdb-${ns}`;
+    await create(ns, deployment('web', 2), {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'web' },
+      spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } },
+    });
+    // Pending pods are outside any budget (the API server evicts them regardless): wait until
+    // both are Ready and the disruption controller has counted them, so the budget really binds.
+    await waitFor('PDB counts 2 healthy pods', async () => {
+      const pdb = await get<{
+        metadata: { generation: number };
+        status?: { observedGeneration?: number; currentHealthy?: number };
+      }>('pdb', 'web', ns);
+      return pdb?.status?.observedGeneration === pdb?.metadata.generation &&
+        pdb?.status?.currentHealthy === 2
+        ? true
+        : undefined;
+    });
+    const web = await pods(ns, 'app=web');
+    await applyPolicy(own, policy, {
+      mode: 'Enforce',
+      match: { namespaces: [ns] },
+      rules: BASELINE,
+      actions: [{ type: 'DeletePod', evict: true, gracePeriodSeconds: 0 }],
+    });
+    const op = await start(own);
+    // The control: a pod no budget covers is evicted.
+    await create(ns, pod('loner'));
+    const evicted = await waitForEvents(ns, { reason: 'PodEvicted' });
+    expect(evicted.map((e) => e.involvedObject.name)).to.deep.equal(['loner']);
+    await waitFor('loner gone', async () => (await get('pod', 'loner', ns)) === undefined);
+
+    const refused = await waitForEvents(ns, { reason: 'ActionSkipped' }, 2);
+    expect(refused.map((e) => e.involvedObject.uid).sort()).to.deep.equal(uids(web));
+    for (const e of refused) {
+      expect(e.type).to.equal('Warning');
+      expect(e.message).to.contain('eviction');
+    }
+    const count = (o: string): Promise<number> =>
+      op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: o });
+    // One refusal per pod: the next attempt waits for the refusal's back-off (EVICTION_RETRY_MS),
+    // it is not repeated at once by the pod event our own annotation write causes.
+    expect(await count('skipped'), 'refused evictions counted').to.equal(2);
+
+    await sleep(2000);
+    expect(uids(await pods(ns, 'app=web')), 'a pod the budget protects was removed').to.deep.equal(
+      uids(web),
+    );
+    expect(await count('success')).to.equal(1);
+    expect(await events(ns, { reason: 'PodEvicted' })).to.have.length(1);
+    const status = await waitForStatus(policy, (s) => s.actions?.DeletePod === 1);
+    expect(status.totalActions).to.equal(1);
+  });
+
+  it('cordons no more than maxCordonedNodesPercent of the nodes', async () => {
+    const own = await freshNamespace('dg-op');
+    const ns = await freshNamespace('dg-cap');
+    const policy = `cap-${ns}`;
+    const nodes = (
+      JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout) as {
+        items: NodeJson[];
+      }
+    ).items;
+    expect(nodes, 'the test cluster has 4 nodes').to.have.length(4);
+    const cordoned = nodes.filter((n) => n.spec.unschedulable).map((n) => n.metadata.name);
+    expect(cordoned, 'nodes left cordoned by another test').to.deep.equal([]);
+    const [first, second] = nodes
+      .map((n) => n.metadata.name)
+      .filter((n) => n.startsWith('kwok-worker-'));
+    if (!first || !second) throw new Error('need two kwok workers');
+    try {
+      await applyPolicy(own, policy, {
+        mode: 'Enforce',
+        match: { namespaces: [ns] },
+        rules: BASELINE,
+        actions: [{ type: 'CordonNode', minSeverity: 'critical' }],
+        // 1 of 4 nodes is 25%: allowed; 2 of 4 would be 50%.
+        guards: { maxCordonedNodesPercent: 25 },
+      });
+      const op = await start(own);
+      await create(ns, pod('first', { nodeName: first }));
+      await waitFor(`${first} cordoned`, async () =>
+        (await get<NodeJson>('node', first))?.spec.unschedulable ? true : undefined,
+      );
+      await create(ns, pod('second', { nodeName: second }));
+      const skipped = await waitForEvents(ns, {
+        reason: 'ActionSkipped',
+        'involvedObject.name': 'second',
+      });
+      expect(skipped).to.have.length(1);
+      expect(skipped[0]?.message).to.contain('maxCordonedNodesPercent (25%)');
+      await op.waitForLog((l) => l.guard === 'cordonCap');
+
+      await sleep(1000);
+      expect((await get<NodeJson>('node', second))?.spec.unschedulable ?? false).to.equal(false);
+      const count = (o: string): Promise<number> =>
+        op.metric('deployguard_actions_total', { policy, action: 'CordonNode', outcome: o });
+      expect(await count('success')).to.equal(1);
+      expect(await count('skipped')).to.equal(1);
+    } finally {
+      await releaseNodes(policy);
+    }
+  });
+});
