@@ -234,7 +234,11 @@ export class Manager {
       dryRun: config.dryRun,
     });
     if (reportsOn && !config.dryRun) {
-      this.reporter.reset(this.namespaces.keys());
+      await this.reporter.reset().catch((err: unknown) =>
+        log.warn('could not list PolicyReports; stale ones stay until their namespace changes', {
+          error: (err as Error).message,
+        }),
+      );
       this.every(REPORTS_EVERY_MS, async () => {
         for (const e of await this.reporter.sync())
           log.warn('could not write a PolicyReport', { error: e.message });

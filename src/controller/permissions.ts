@@ -36,8 +36,8 @@ const OPERATOR_NEEDS: readonly (Permission & { why: string })[] = [
   {
     group: 'wgpolicyk8s.io',
     resource: 'policyreports',
-    verbs: ['get', 'create', 'update', 'delete'],
-    why: 'one PolicyReport per namespace',
+    verbs: ['get', 'list', 'create', 'update', 'delete'],
+    why: "one PolicyReport per namespace; list finds a previous leader's at the start of a term",
   },
 ];
 

@@ -116,6 +116,11 @@ export class PodReconciler {
     }
   }
 
+  private observeLatency(since: number | undefined): void {
+    if (since !== undefined)
+      this.d.metrics.detectionLatency.observe(Math.max(0, this.now() - since) / 1000);
+  }
+
   private judge(cached: CachedPod): { violations: Violation[]; waiting: boolean } {
     const pod = cached.view;
     const ns = this.d.namespaces.get(pod.metadata.namespace);
@@ -157,7 +162,8 @@ export class PodReconciler {
     const pod = last.view;
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const since = keyEmpty ? this.pendingSince.get(key) : undefined;
-    await this.recorder.announce(pod, violations, trustedRecord(pod, recorded), since, log, true);
+    if (await this.recorder.announce(pod, violations, trustedRecord(pod, recorded), log, true))
+      this.observeLatency(since);
     this.recorder.forget(pod.metadata.uid);
     this.remediator.forget(pod.metadata.uid);
   }
@@ -172,7 +178,8 @@ export class PodReconciler {
     if (waiting) return { requeueAfterMs: 500 };
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const before = trustedRecord(pod, recorded);
-    await this.recorder.announce(pod, violations, before, this.pendingSince.get(key), log, false);
+    const fresh = await this.recorder.announce(pod, violations, before, log, false);
+    const since = this.pendingSince.get(key);
     this.pendingSince.delete(key);
     if (!this.d.dryRun)
       await this.recorder.record(
@@ -181,6 +188,8 @@ export class PodReconciler {
         await this.recorder.toRecord(violations, before),
         log,
       );
+    // Watch event received -> violation recorded (on the pod; in a dry run, announced).
+    if (fresh) this.observeLatency(since);
     this.d.violating.set(
       key,
       { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid ?? '' },

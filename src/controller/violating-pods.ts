@@ -14,7 +14,12 @@ export interface ViolatingPod {
 const MAX_PER_POD = 64;
 
 export class ViolatingPods {
-  private readonly pods = new Map<string, ViolatingPod & { pairs: [string, Severity][] }>();
+  private readonly pods = new Map<
+    string,
+    ViolatingPod & { pairs: [string, Severity][]; signature: string }
+  >();
+  /** namespace -> keys of its violating pods (PolicyReports are per namespace). */
+  private readonly byNamespace = new Map<string, Set<string>>();
   /** policy -> severity -> pod keys (the gauge's series). */
   private readonly byPolicy = new Map<string, Map<Severity, Set<string>>>();
   private readonly dirtyNamespaces = new Set<string>();
@@ -27,6 +32,10 @@ export class ViolatingPods {
   ): boolean {
     const before = this.pods.get(key);
     if (violations.length === 0 && !before) return false;
+    const kept = violations.slice(0, MAX_PER_POD);
+    const sig = signature(pod.uid, kept);
+    // A resync or an unrelated change of the pod: nothing for the gauges or the reports.
+    if (before && before.signature === sig) return false;
     this.unindex(key, before);
     if (violations.length === 0) {
       this.pods.delete(key);
@@ -38,12 +47,11 @@ export class ViolatingPods {
         if (!had || SEVERITY_RANK[v.severity] > SEVERITY_RANK[had[1]])
           pairs.set(v.policy, [v.policy, v.severity]);
       }
-      const entry = {
-        ...pod,
-        violations: violations.slice(0, MAX_PER_POD),
-        pairs: [...pairs.values()],
-      };
+      const entry = { ...pod, violations: kept, pairs: [...pairs.values()], signature: sig };
       this.pods.set(key, entry);
+      let inNs = this.byNamespace.get(pod.namespace);
+      if (!inNs) this.byNamespace.set(pod.namespace, (inNs = new Set()));
+      inNs.add(key);
       for (const [policy, severity] of entry.pairs) {
         let bySeverity = this.byPolicy.get(policy);
         if (!bySeverity) this.byPolicy.set(policy, (bySeverity = new Map()));
@@ -87,8 +95,16 @@ export class ViolatingPods {
 
   inNamespace(namespace: string): ViolatingPod[] {
     const out: ViolatingPod[] = [];
-    for (const p of this.pods.values()) if (p.namespace === namespace) out.push(p);
+    for (const k of this.byNamespace.get(namespace) ?? []) {
+      const p = this.pods.get(k);
+      if (p) out.push(p);
+    }
     return out;
+  }
+
+  /** Namespaces that have violating pods now. */
+  namespaces(): string[] {
+    return [...this.byNamespace.keys()];
   }
 
   /** Namespaces whose violations changed since the last call. */
@@ -102,8 +118,14 @@ export class ViolatingPods {
     return this.pods.size;
   }
 
-  private unindex(key: string, before: { pairs: [string, Severity][] } | undefined): void {
+  private unindex(
+    key: string,
+    before: { pairs: [string, Severity][]; namespace: string } | undefined,
+  ): void {
     if (!before) return;
+    const inNs = this.byNamespace.get(before.namespace);
+    inNs?.delete(key);
+    if (inNs && inNs.size === 0) this.byNamespace.delete(before.namespace);
     for (const [policy, severity] of before.pairs) {
       const bySeverity = this.byPolicy.get(policy);
       const keys = bySeverity?.get(severity);
@@ -112,4 +134,12 @@ export class ViolatingPods {
       if (bySeverity && bySeverity.size === 0) this.byPolicy.delete(policy);
     }
   }
+}
+
+/** Everything a report or a gauge shows of a pod's violations, as one comparable string. */
+function signature(uid: string, violations: readonly Violation[]): string {
+  return JSON.stringify([
+    uid,
+    violations.map((v) => [v.policy, v.rule, v.severity, v.path, v.container ?? '', v.message]),
+  ]);
 }

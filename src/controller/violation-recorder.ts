@@ -62,16 +62,15 @@ export class ViolationRecorder {
 
   /**
    * Counts and announces violations not announced before for this pod (seeded from its annotation,
-   * so a restart announces nothing twice). `since`: when the watch event arrived, for latency.
+   * so a restart announces nothing twice). True when something was new.
    */
   async announce(
     pod: PodView,
     violations: readonly Violation[],
     recordedBefore: readonly RecordedViolation[],
-    since: number | undefined,
     log: Logger,
     gone: boolean,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const uid = pod.metadata.uid ?? `${pod.metadata.namespace}/${pod.metadata.name}`;
     const entries = summarize(violations);
     let seen = this.announced.get(uid);
@@ -84,10 +83,8 @@ export class ViolationRecorder {
     // Rules that stopped firing may fire again later: that is a new detection.
     const current = new Set(entries.map(entryKey));
     for (const s of seen) if (!current.has(s)) seen.delete(s);
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return false;
     const at = new Date(this.d.now());
-    if (since !== undefined)
-      this.d.metrics.detectionLatency.observe(Math.max(0, at.getTime() - since) / 1000);
     const byPolicy = new Map<string, RecordedViolation[]>();
     for (const e of fresh) {
       seen.add(entryKey(e));
@@ -116,6 +113,7 @@ export class ViolationRecorder {
         message: `violates policy ${policy}: ${list.map((e) => `${e.rule} (${e.severity})`).join(', ')}${first ? `; ${first.path}: ${first.message}` : ''}${gone ? ' [pod already deleted]' : ''}`,
       });
     }
+    return true;
   }
 
   /**

@@ -13,6 +13,7 @@ const GROUP_VERSION = 'wgpolicyk8s.io/v1alpha2';
 /** Results per report: far below etcd's object size limit even with long messages. */
 export const MAX_RESULTS = 1000;
 const MAX_MESSAGE = 512;
+const MANAGED_BY = 'app.kubernetes.io/managed-by';
 
 /** Is the PolicyReport CRD served? Discovery is readable by every authenticated client. */
 export async function policyReportsServed(api: KubeApi): Promise<boolean> {
@@ -84,10 +85,23 @@ export class PolicyReporter {
     return failures;
   }
 
-  /** Forget what was written (a new leader must not trust a previous term's memory). */
-  reset(namespaces: Iterable<string>): void {
+  /**
+   * Start of a term: forget what was written, and bring up to date every namespace that has a
+   * report of ours (found with one LIST, so a previous leader's stale reports are removed) or
+   * violating pods now.
+   */
+  async reset(): Promise<void> {
     this.written.clear();
-    for (const ns of namespaces) this.pending.add(ns);
+    for (const ns of this.violating.namespaces()) this.pending.add(ns);
+    const list = asObject(
+      await this.api.request('GET', `/apis/${GROUP_VERSION}/policyreports`, {
+        query: { labelSelector: `${MANAGED_BY}=deployguard` },
+      }),
+    );
+    for (const item of Array.isArray(list?.items) ? list.items : []) {
+      const ns = asObject(asObject(item)?.metadata)?.namespace;
+      if (typeof ns === 'string') this.pending.add(ns);
+    }
   }
 
   private async syncNamespace(ns: string): Promise<void> {
@@ -110,7 +124,7 @@ export class PolicyReporter {
       metadata: {
         name: REPORT_NAME,
         namespace: ns,
-        labels: { 'app.kubernetes.io/managed-by': 'deployguard' },
+        labels: { [MANAGED_BY]: 'deployguard' },
       },
       summary: { pass: 0, fail: results.length, warn: 0, error: 0, skip: 0 },
       results,

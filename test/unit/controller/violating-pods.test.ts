@@ -86,3 +86,19 @@ describe('ViolatingPods', () => {
     ]);
   });
 });
+
+describe('ViolatingPods: only real changes count', () => {
+  it('the same verdict again (a resync) changes nothing and dirties no namespace', () => {
+    const vp = new ViolatingPods();
+    expect(vp.set('a/x', pod('a', 'x'), [v('p', 'r', 'critical')])).to.equal(true);
+    expect(vp.takeDirtyNamespaces()).to.deep.equal(['a']);
+    expect(vp.set('a/x', pod('a', 'x'), [v('p', 'r', 'critical')])).to.equal(false);
+    expect(vp.takeDirtyNamespaces()).to.deep.equal([]);
+    expect(vp.set('a/x', pod('a', 'x'), [v('p', 'r', 'low')])).to.equal(true);
+    expect(vp.takeDirtyNamespaces()).to.deep.equal(['a']);
+    expect(vp.namespaces()).to.deep.equal(['a']);
+    vp.delete('a/x');
+    expect(vp.namespaces()).to.deep.equal([]);
+    expect(vp.inNamespace('a')).to.deep.equal([]);
+  });
+});

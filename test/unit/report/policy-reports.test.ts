@@ -11,6 +11,7 @@ import {
 import { RecordingApi, apiError, type RecordedRequest } from '../support/recording-api.ts';
 
 const BASE = '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports';
+const ALL = '/apis/wgpolicyk8s.io/v1alpha2/policyreports';
 
 function v(rule: string, severity: Severity = 'high', container?: string): Violation {
   const out: Violation = {
@@ -110,6 +111,11 @@ describe('PolicyReporter.sync', () => {
     let stored: Record<string, unknown> | undefined;
     let rv = 0;
     const api = new RecordingApi((req: RecordedRequest) => {
+      // The cluster-wide LIST of our reports (reset at the start of a term).
+      if (req.verb === 'GET' && req.path === ALL) {
+        const ns = (stored?.metadata as { namespace?: string } | undefined)?.namespace;
+        return { items: ns ? [{ metadata: { name: 'deployguard', namespace: ns } }] : [] };
+      }
       if (req.verb === 'GET') {
         if (!stored) throw apiError(404, 'NotFound', req);
         return stored;
@@ -186,13 +192,26 @@ describe('PolicyReporter.sync', () => {
     expect(api.requests).to.deep.equal([]);
   });
 
-  it('a DELETE of a report that is not there (404) is fine', async () => {
+  it("reset finds a previous leader's report with one LIST and removes it when nothing violates", async () => {
     const { api } = cluster();
     const vp = new ViolatingPods();
-    const rep = new PolicyReporter({ api, violating: vp });
-    rep.reset(['team-a']);
+    vp.set('team-a/x', pod('x'), [v('pss.privileged', 'critical')]);
+    await new PolicyReporter({ api, violating: vp }).sync();
+    // A new leader: the pod no longer violates, and this process never wrote the report.
+    const next = new ViolatingPods();
+    const rep = new PolicyReporter({ api, violating: next });
+    api.clear();
+    await rep.reset();
+    expect(api.requests[0]?.query).to.deep.equal({
+      labelSelector: 'app.kubernetes.io/managed-by=deployguard',
+    });
     expect(await rep.sync()).to.deep.equal([]);
-    expect(api.calls()).to.deep.equal([`DELETE ${BASE}/deployguard`]);
+    expect(api.calls()).to.deep.equal([`GET ${ALL}`, `DELETE ${BASE}/deployguard`]);
+    // Nothing of ours anywhere: reset costs one LIST and nothing else.
+    api.clear();
+    await rep.reset();
+    await rep.sync();
+    expect(api.calls()).to.deep.equal([`GET ${ALL}`]);
   });
 
   it('failures are returned and the namespace is retried on the next sync', async () => {
@@ -237,8 +256,12 @@ describe('PolicyReporter.sync', () => {
     const rep = new PolicyReporter({ api, violating: vp });
     await rep.sync();
     api.clear();
-    rep.reset(['team-a']);
+    await rep.reset();
     await rep.sync();
-    expect(api.calls()).to.deep.equal([`GET ${BASE}/deployguard`, `PUT ${BASE}/deployguard`]);
+    expect(api.calls()).to.deep.equal([
+      `GET ${ALL}`,
+      `GET ${BASE}/deployguard`,
+      `PUT ${BASE}/deployguard`,
+    ]);
   });
 });
