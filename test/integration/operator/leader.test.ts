@@ -5,67 +5,24 @@
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
 import { OperatorProcess, applyPolicy, operatorAccount, type LogLine } from './harness.ts';
+import {
+  BASELINE,
+  PRIVILEGED,
+  annotated,
+  create,
+  get,
+  pod,
+  sleep,
+  violationEvents,
+  type PodJson,
+} from './objects.ts';
 
 const LEASE = 'deployguard-leader';
-const VIOLATIONS = 'deployguard.dev/violations';
 const WRITE_LINES = new Set(['policy violation', 'action taken']);
 
-interface PodJson {
-  metadata: { annotations?: Record<string, string>; resourceVersion: string };
-  status?: { phase?: string };
-}
-
-async function getPod(ns: string, name: string): Promise<PodJson | undefined> {
-  const r = await kubectl(['get', 'pod', name, '-n', ns, '-o', 'json'], { allowFail: true });
-  return r.code === 0 ? (JSON.parse(r.stdout) as PodJson) : undefined;
-}
-
-async function createPrivilegedPod(ns: string, name: string): Promise<void> {
-  await kubectl(['create', '-n', ns, '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name },
-      spec: {
-        containers: [
-          {
-            name: 'c',
-            image: 'registry.example.com/app:1.0',
-            securityContext: { privileged: true },
-          },
-        ],
-      },
-    }),
-  });
-}
-
 /** Annotated by us and marked Running by kwok: nobody else has a reason to write it any more. */
-async function annotated(ns: string, name: string): Promise<PodJson> {
-  return waitFor(
-    `${ns}/${name} annotated and running`,
-    async () => {
-      const p = await getPod(ns, name);
-      return p?.metadata.annotations?.[VIOLATIONS] && p.status?.phase === 'Running' ? p : undefined;
-    },
-    20_000,
-  );
-}
-
-async function violationEvents(ns: string, pod: string): Promise<number> {
-  const r = await kubectl([
-    'get',
-    'events',
-    '-n',
-    ns,
-    '--field-selector',
-    `reason=PolicyViolation,involvedObject.name=${pod}`,
-    '-o',
-    'json',
-  ]);
-  return (JSON.parse(r.stdout) as { items: { count?: number }[] }).items.reduce(
-    (n, e) => n + (e.count ?? 1),
-    0,
-  );
+async function settled(ns: string, name: string): Promise<PodJson> {
+  return annotated(ns, name, 20_000, (p) => p.status?.phase === 'Running');
 }
 
 async function leaseHolder(ns: string): Promise<string> {
@@ -112,7 +69,7 @@ async function twoReplicas(): Promise<Pair> {
   await applyPolicy(own, `leader-${ns}`, {
     mode: 'Audit',
     match: { namespaces: [ns] },
-    rules: { podSecurity: { level: 'baseline' } },
+    rules: BASELINE,
   });
   const kubeconfig = await operatorAccount(own);
   const args = ['--leader-elect'];
@@ -144,11 +101,11 @@ describe('operator: leader election', function () {
     expect(await leader.ready()).to.equal(true);
     expect(await follower.ready()).to.equal(true);
 
-    await createPrivilegedPod(ns, 'priv');
-    const pod = await annotated(ns, 'priv');
-    await new Promise((r) => setTimeout(r, 2000));
-    expect((await getPod(ns, 'priv'))?.metadata.resourceVersion).to.equal(
-      pod.metadata.resourceVersion,
+    await create(ns, pod('priv', PRIVILEGED));
+    const recorded = await settled(ns, 'priv');
+    await sleep(2000);
+    expect((await get<PodJson>('pod', 'priv', ns))?.metadata.resourceVersion).to.equal(
+      recorded.metadata.resourceVersion,
     );
     expect(await violationEvents(ns, 'priv')).to.equal(1);
     expect(writeLines(leader).map((l) => l.pod)).to.deep.equal([`${ns}/priv`]);
@@ -175,8 +132,8 @@ describe('operator: leader election', function () {
     expect(handover).to.be.below(25_000);
     expect(await leaseHolder(own)).to.equal(identity(follower));
 
-    await createPrivilegedPod(ns, 'after-kill');
-    await annotated(ns, 'after-kill');
+    await create(ns, pod('after-kill', PRIVILEGED));
+    await settled(ns, 'after-kill');
     expect(writeLines(follower).map((l) => l.pod)).to.deep.equal([`${ns}/after-kill`]);
     expect(await violationEvents(ns, 'after-kill')).to.equal(1);
   });
@@ -188,9 +145,9 @@ describe('operator: leader election', function () {
       await waitFor('B leads', async () => (await leaderMetric(b)) === 1, 30_000, 200);
       expect(await leaseHolder(own)).to.equal(identity(b));
       // A sleeps through this pod's creation; its watch delivers the event when it wakes.
-      await createPrivilegedPod(ns, 'while-frozen');
-      const pod = await annotated(ns, 'while-frozen');
-      await new Promise((r) => setTimeout(r, 500));
+      await create(ns, pod('while-frozen', PRIVILEGED));
+      const recorded = await settled(ns, 'while-frozen');
+      await sleep(500);
       const seen = a.logs.length;
       a.signal('SIGCONT');
       const code = await Promise.race([
@@ -204,8 +161,8 @@ describe('operator: leader election', function () {
         true,
       );
       // Nothing it might have written is visible: the pod is as B left it, one event, B holds the Lease.
-      expect((await getPod(ns, 'while-frozen'))?.metadata.resourceVersion).to.equal(
-        pod.metadata.resourceVersion,
+      expect((await get<PodJson>('pod', 'while-frozen', ns))?.metadata.resourceVersion).to.equal(
+        recorded.metadata.resourceVersion,
       );
       expect(await violationEvents(ns, 'while-frozen')).to.equal(1);
       expect(await leaseHolder(own)).to.equal(identity(b));

