@@ -57,8 +57,8 @@ $K get events -A --field-selector reportingComponent=deployguard.dev/operator \
   --sort-by=.firstTimestamp -o custom-columns='OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message' | cut -c1-180
 step kubectl get cdp
 $K get cdp
-step "curl -s $METRICS/metrics | grep ^deployguard_actions_total"
-curl -s "http://$METRICS/metrics" | grep '^deployguard_actions_total' || true
+step "curl -s $METRICS/metrics | grep -E '^deployguard_(actions_total|detection_latency_seconds_(sum|count))'"
+curl -s "http://$METRICS/metrics" | grep -E '^deployguard_(actions_total|detection_latency_seconds_(sum|count))' || true
 step "operator log (warnings)"
 grep -E ' (WARN|ERROR) ' "$LOG" | cut -c1-200 | head -25 || true
 echo
