@@ -236,3 +236,24 @@ export async function serviceAccountKubeconfig(
   writeFileSync(path, JSON.stringify(config, null, 2), { mode: 0o600 });
   return path;
 }
+
+let crdInstalled: Promise<void> | undefined;
+
+/**
+ * Installs the ContainerDeploymentPolicy CRD from crds/ (server-side apply, idempotent) and waits
+ * until it is served. Once per process: tests run in file order, and on a fresh cluster nothing
+ * else may have installed it yet.
+ */
+export function installCrd(): Promise<void> {
+  crdInstalled ??= (async () => {
+    const file = join(repoRoot, 'crds', 'deployguard.dev_containerdeploymentpolicies.yaml');
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', file]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/containerdeploymentpolicies.deployguard.dev',
+      '--timeout=60s',
+    ]);
+  })();
+  return crdInstalled;
+}

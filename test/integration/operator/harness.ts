@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { kubectl, repoRoot, serviceAccountKubeconfig, waitFor } from '../cluster.ts';
+import { installCrd, kubectl, repoRoot, serviceAccountKubeconfig, waitFor } from '../cluster.ts';
 
 export const SERVICE_ACCOUNT = 'deployguard-controller-manager';
 const CLUSTER_ROLE = 'deployguard-manager';
@@ -129,6 +129,8 @@ export class OperatorProcess {
 
   /** Starts the operator and waits until /readyz says ready (caches synced; policies loaded when leading). */
   static async start(opts: OperatorOptions, readyTimeoutMs = 30_000): Promise<OperatorProcess> {
+    // Without the CRD the policy watch can't sync, and the operator never becomes ready.
+    await installCrd();
     const op = new OperatorProcess(opts);
     await op.waitForLog((l) => l.msg === 'serving health probes', readyTimeoutMs);
     const address = (l: LogLine | undefined): string => `http://${String(l?.address)}`;
@@ -234,6 +236,7 @@ export async function applyPolicy(
   spec: Record<string, unknown>,
 ): Promise<void> {
   policiesToDelete.add(name);
+  await installCrd();
   await kubectl(['apply', '-f', '-'], {
     input: JSON.stringify({
       apiVersion: 'deployguard.dev/v1alpha1',
