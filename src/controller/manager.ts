@@ -71,6 +71,7 @@ export class Manager {
   private readonly reporter: PolicyReporter;
   private readonly elector?: LeaderElector;
   private readonly gated: LeaderGate;
+  private readonly events: EventRecorder;
   private leading = false;
   private policiesLoaded = false;
   private timers: NodeJS.Timeout[] = [];
@@ -99,11 +100,11 @@ export class Manager {
     this.policyQueue = new WorkQueue({ metrics: queueMetrics(metrics, 'policy') });
     this.guards = new Guards({ dryRun: config.dryRun, ownNamespace: o.namespace });
     this.status = new PolicyStatusBook({ api });
-    const events = new EventRecorder({
+    const events = (this.events = new EventRecorder({
       api,
       instance: config.identity,
       log: log.child({ component: 'events' }),
-    });
+    }));
     this.reporter = new PolicyReporter({ api, violating: this.violating });
     this.podReconciler = new PodReconciler({
       api,
@@ -327,6 +328,7 @@ export class Manager {
       this.policyQueue.shutDownWithDrain(Math.max(0, until - Date.now())),
     ]);
     if (!drained.every(Boolean)) log.warn('shutdown deadline passed with reconciles still running');
+    await this.events.flush();
     if (this.isLeader()) await this.flushStatus(true).catch(() => undefined);
     await Promise.all(this.reflectors.map((r) => r.stop()));
     this.leading = false;

@@ -74,7 +74,7 @@ export class PolicyReconciler {
       const key = `${name}/${obj.uid}/${obj.generation}`;
       if (!this.announced.has(key)) {
         this.announced.add(key);
-        await this.d.events.emit({
+        void this.d.events.emit({
           target: {
             apiVersion: 'deployguard.dev/v1alpha1',
             kind: 'ContainerDeploymentPolicy',

@@ -125,7 +125,7 @@ export class Remediator {
           } else if (outcome.kind === 'skipped' || outcome.kind === 'refused') {
             this.d.metrics.actions.inc({ policy: name, action: type, outcome: 'skipped' });
             alog.info('action skipped', { outcome: 'skipped', reason: outcome.why });
-            await this.d.events.emit({
+            void this.d.events.emit({
               target: podRef(pod),
               type: outcome.kind === 'refused' ? 'Warning' : 'Normal',
               reason: 'ActionSkipped',
@@ -148,7 +148,7 @@ export class Remediator {
             this.d.status.action(name, type);
             if (type === 'DeletePod') this.d.guards.deleted(name, pod, at);
             alog.warn('action taken', { outcome: 'success', reason: outcome.event.message });
-            await this.d.events.emit(outcome.event);
+            void this.d.events.emit(outcome.event);
           }
         } catch (err) {
           if (type === 'CordonNode' && node) this.d.guards.cordonFailed(node.name);
@@ -189,7 +189,7 @@ export class Remediator {
         guard: verdict.guard,
         reason: verdict.reason,
       });
-      await this.d.events.emit({
+      void this.d.events.emit({
         target: podRef(pod),
         type: 'Normal',
         reason: 'ActionSkipped',
@@ -237,7 +237,7 @@ export class Remediator {
       outcome: 'skipped',
       reason,
     });
-    await this.d.events.emit({
+    void this.d.events.emit({
       target: { ...workload, namespace },
       type: 'Warning',
       reason: 'RemediationLoop',

@@ -106,7 +106,7 @@ export class ViolationRecorder {
         severity: list[0]?.severity,
         outcome: gone ? 'pod_gone' : 'recorded',
       });
-      await this.d.events.emit({
+      void this.d.events.emit({
         target: podRef(pod),
         type: 'Warning',
         reason: 'PolicyViolation',

@@ -36,6 +36,11 @@ export interface EventSpec {
   action?: string;
 }
 
+/**
+ * Events are best effort and never on the path to a verdict: callers don't wait for them (`void
+ * sink.emit(...)`), so a slow Event write never delays the annotation or an action. emit's promise
+ * exists for tests; it never rejects.
+ */
 export interface EventSink {
   emit(e: EventSpec): Promise<void>;
 }
@@ -84,13 +89,29 @@ export class EventRecorder implements EventSink {
     this.refilledAt = this.now();
   }
 
-  /** Never throws: an event that can't be written is logged, and reconcile goes on. */
-  async emit(e: EventSpec): Promise<void> {
+  /** Events still being written. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /** Never rejects: an event that can't be written is logged, and reconcile goes on. */
+  emit(e: EventSpec): Promise<void> {
+    const p = this.send(e);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  /** Waits for the events being written (shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
+  private async send(e: EventSpec): Promise<void> {
     const message =
       e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 1)}…` : e.message;
     const key = `${e.target.kind}\u0000${e.target.namespace ?? ''}\u0000${e.target.name}\u0000${e.target.uid ?? ''}\u0000${e.reason}\u0000${message}`;
     const t = this.now();
     const prior = this.sent.get(key);
+    let posted: string | undefined;
     try {
       if (prior && t - prior.first < this.windowMs) {
         // Bumping the count is not worth a write more than once a minute per event.
@@ -117,6 +138,10 @@ export class EventRecorder implements EventSink {
       const namespace = e.target.namespace || 'default';
       const name = `${e.target.name.slice(0, 200)}.${randomBytes(8).toString('hex')}`;
       const stamp = rfc3339(new Date(t));
+      // Remembered before the write: a repeat emitted while it is in flight only bumps the count.
+      if (this.sent.size >= MAX_REMEMBERED) this.prune(t);
+      this.sent.set(key, { name, namespace, count: 1, first: t, last: t });
+      posted = key;
       await this.opts.api.request('POST', `/api/v1/namespaces/${namespace}/events`, {
         body: {
           apiVersion: 'v1',
@@ -141,9 +166,9 @@ export class EventRecorder implements EventSink {
           count: 1,
         },
       });
-      if (this.sent.size >= MAX_REMEMBERED) this.prune(t);
-      this.sent.set(key, { name, namespace, count: 1, first: t, last: t });
     } catch (err) {
+      // Not written: the next occurrence tries again.
+      if (posted !== undefined) this.sent.delete(posted);
       this.opts.log.warn('could not write event', {
         reason: e.reason,
         kind: e.target.kind,
