@@ -141,6 +141,12 @@ export class LeaderElector {
     return this.leading && this.now() - this.lastRenewSuccess < this.renewDeadlineMs;
   }
 
+  /** How much longer this replica may act without another successful renewal (0: not leading). */
+  remainingMs(): number {
+    if (!this.leading) return 0;
+    return Math.max(0, this.renewDeadlineMs - (this.now() - this.lastRenewSuccess));
+  }
+
   /**
    * Campaign until leading, renew until lost or signal aborts. Resolves after leadership ends
    * (lost, released, or the signal aborted), or when the signal aborts while campaigning.

@@ -94,7 +94,12 @@ export class Manager {
           onNewLeader: (id) => log.info('leader is now', { leader: id }),
         })
       : undefined;
-    this.gated = new LeaderGate(o.api, () => this.isLeader(), log.child({ component: 'api' }));
+    this.gated = new LeaderGate(
+      o.api,
+      () => this.isLeader(),
+      log.child({ component: 'api' }),
+      this.elector ? () => this.elector?.remainingMs() ?? 0 : undefined,
+    );
     const api = this.gated;
     this.podQueue = new WorkQueue({ metrics: queueMetrics(metrics, 'pod') });
     this.policyQueue = new WorkQueue({ metrics: queueMetrics(metrics, 'policy') });

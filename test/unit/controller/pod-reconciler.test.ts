@@ -1001,4 +1001,28 @@ describe('LeaderGate', () => {
     await gate.request('DELETE', '/x');
     expect(inner.calls()).to.deep.equal(['GET /api/v1/pods', 'DELETE /x']);
   });
+
+  it("cuts a write's timeout to the time left in the leader's term", async () => {
+    const timeouts: (number | undefined)[] = [];
+    const inner = {
+      request: async (_v: string, _p: string, o?: { timeoutMs?: number }) => {
+        timeouts.push(o?.timeoutMs);
+        return {};
+      },
+      watch: async () => undefined,
+    };
+    let left = 4000;
+    const gate = new LeaderGate(
+      inner,
+      () => true,
+      undefined,
+      () => left,
+    );
+    await gate.request('PATCH', '/a');
+    await gate.request('PATCH', '/a', { timeoutMs: 1000 });
+    left = 60_000;
+    await gate.request('PATCH', '/a');
+    await gate.request('GET', '/a');
+    expect(timeouts).to.deep.equal([4000, 1000, 30_000, undefined]);
+  });
 });
