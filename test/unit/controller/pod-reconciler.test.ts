@@ -1004,12 +1004,11 @@ describe('LeaderGate', () => {
 
   it("cuts a write's timeout to the time left in the leader's term", async () => {
     const timeouts: (number | undefined)[] = [];
-    const inner = {
-      request: async (_v: string, _p: string, o?: { timeoutMs?: number }) => {
-        timeouts.push(o?.timeoutMs);
-        return {};
-      },
-      watch: async () => undefined,
+    const inner = new RecordingApi();
+    const request = inner.request.bind(inner);
+    inner.request = (verb, path, o) => {
+      timeouts.push(o?.timeoutMs);
+      return request(verb, path, o);
     };
     let left = 4000;
     const gate = new LeaderGate(
