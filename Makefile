@@ -52,14 +52,14 @@ test: build lint test-unit test-integration ## Everything CI runs, from a fresh 
 ##@ Demo and benchmarks
 
 .PHONY: demo
-demo: build ## Judge the example attack manifests offline (exit 1 = violations found, as expected)
+demo: build cluster-up ## The operator's whole loop on the local control plane: policies, attacks, Events, status, metrics
+	scripts/demo-cluster.sh
+
+.PHONY: demo-offline
+demo-offline: build ## Judge the example attack manifests offline (exit 1 = violations found, as expected)
 	@echo '$$ deployguard evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml'
 	@code=0; $(DEPLOYGUARD) evaluate -p examples/policies.yaml -f examples/attacks.yaml -f examples/benign.yaml || code=$$?; \
 	  if [ $$code -ne 1 ]; then echo "expected exit 1 (violations), got $$code" >&2; exit 1; fi
-
-.PHONY: demo-cluster
-demo-cluster: build cluster-up ## The operator's whole loop on the local control plane: policies, attacks, Events, status, metrics
-	scripts/demo-cluster.sh
 
 .PHONY: run
 run: build ## Run the operator against the local control plane (make cluster-up first), text logs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo-cluster`: the operator's whole loop on the local control plane, by hand but scripted.
+# `make demo`: the operator's whole loop on the local control plane, by hand but scripted.
 # Installs the CRD and the example policies, starts `deployguard run`, applies the example attacks,
 # and shows what an on-call engineer would see: flagged pods, Events, policy status, metrics.
 # Leaves the cluster up (make cluster-down stops it); removes what it applied.
@@ -63,3 +63,4 @@ step "operator log (warnings)"
 grep -E ' (WARN|ERROR) ' "$LOG" | cut -c1-200 | head -25 || true
 echo
 echo "full loop in $(($(date +%s) - start)) s; operator log: $LOG"
+echo "the control plane is still up (make cluster-down stops it)"

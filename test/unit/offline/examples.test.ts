@@ -1,5 +1,5 @@
-// `make demo` is the README's first command: its example attacks must each be caught for the reason
-// they illustrate, and the benign workload must pass.
+// `make demo-offline` (and `make demo`, on a cluster) judges these examples: each attack must be
+// caught for the reason it illustrates, and the benign workload must pass.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ interface Result {
   rule: string;
 }
 
-describe('examples (make demo)', function () {
+describe('examples (make demo, make demo-offline)', function () {
   this.timeout(30_000);
   const r = spawnSync(
     process.execPath,
