@@ -5,9 +5,9 @@
 // label lands it selects nothing, and a failure between the two steps leaves nothing half-open.
 import { GROUP, LABEL_ISOLATED } from '../api/constants.ts';
 import type { IsolateAction } from '../api/policy.ts';
-import { isAlreadyExists, isNotFound, isUidMismatch } from '../kube/errors.ts';
+import { isAlreadyExists, isNotFound } from '../kube/errors.ts';
 import type { RemediationAction } from './action.ts';
-import { podPath, podRef, ruleList } from './action.ts';
+import { patchPodLabels, podRef, ruleList } from './action.ts';
 
 export function isolationPolicyName(uid: string): string {
   return `deployguard-isolate-${uid}`;
@@ -70,21 +70,15 @@ export const isolatePod: RemediationAction<IsolateAction> = {
         if (!isAlreadyExists(err)) throw err;
       }
     }
-    let written: { metadata?: { resourceVersion?: string } } | undefined;
+    let resourceVersion: string | undefined;
     if (!labelled) {
-      try {
-        written = await ctx.api.request('PATCH', podPath(pod), {
-          contentType: 'application/merge-patch+json',
-          body: { metadata: { uid, labels: { [LABEL_ISOLATED]: uid } } },
-        });
-      } catch (err) {
-        if (isNotFound(err) || isUidMismatch(err)) return { kind: 'noop', why: 'pod is gone' };
-        throw err;
-      }
+      const written = await patchPodLabels(ctx.api, pod, { [LABEL_ISOLATED]: uid });
+      if (written === 'gone') return { kind: 'noop', why: 'pod is gone' };
+      resourceVersion = written.resourceVersion;
     }
     return {
       kind: 'success',
-      resourceVersion: written?.metadata?.resourceVersion,
+      resourceVersion,
       event: {
         target: podRef(pod),
         type: 'Warning',

@@ -1,8 +1,7 @@
 // Label: adds the policy's labels to the pod (e.g. quarantine=true), for other tooling to select.
 import type { LabelAction } from '../api/policy.ts';
-import { isNotFound, isUidMismatch } from '../kube/errors.ts';
 import type { RemediationAction } from './action.ts';
-import { podPath, podRef, ruleList } from './action.ts';
+import { patchPodLabels, podRef, ruleList } from './action.ts';
 
 export const labelPod: RemediationAction<LabelAction> = {
   type: 'Label',
@@ -13,20 +12,11 @@ export const labelPod: RemediationAction<LabelAction> = {
   async execute(ctx, { pod }, action) {
     const missing = Object.entries(action.labels).filter(([k, v]) => pod.metadata.labels[k] !== v);
     if (missing.length === 0) return { kind: 'noop', why: 'labels already present' };
-    let written: { metadata?: { resourceVersion?: string } } | undefined;
-    try {
-      // metadata.uid in the patch makes the API server refuse it if the name now belongs to a new pod.
-      written = await ctx.api.request('PATCH', podPath(pod), {
-        contentType: 'application/merge-patch+json',
-        body: { metadata: { uid: pod.metadata.uid, labels: Object.fromEntries(missing) } },
-      });
-    } catch (err) {
-      if (isNotFound(err) || isUidMismatch(err)) return { kind: 'noop', why: 'pod is gone' };
-      throw err;
-    }
+    const written = await patchPodLabels(ctx.api, pod, Object.fromEntries(missing));
+    if (written === 'gone') return { kind: 'noop', why: 'pod is gone' };
     return {
       kind: 'success',
-      resourceVersion: written?.metadata?.resourceVersion,
+      resourceVersion: written.resourceVersion,
       event: {
         target: podRef(pod),
         type: 'Normal',
