@@ -3,6 +3,7 @@
 // verdict, writing only the difference. The pod's own record is the durable memory (ADR 7); the
 // maps here only bridge what the cache can't show yet.
 import type { Logger } from 'winston';
+import { SEVERITY_RANK } from '../api/constants.ts';
 import type { PodView } from '../engine/pod.ts';
 import type { Violation } from '../engine/violation.ts';
 import type { KubeApi } from '../kube/client.ts';
@@ -103,7 +104,11 @@ export class ViolationRecorder {
         namespace: pod.metadata.namespace,
         policy,
         rule: list.map((e) => e.rule).join(','),
-        severity: list[0]?.severity,
+        // The worst of them: what on-call filters on.
+        severity: list.reduce(
+          (w, e) => (SEVERITY_RANK[e.severity] > SEVERITY_RANK[w] ? e.severity : w),
+          list[0]?.severity ?? 'low',
+        ),
         outcome: gone ? 'pod_gone' : 'recorded',
       });
       void this.d.events.emit({
