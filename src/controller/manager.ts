@@ -126,6 +126,7 @@ export class Manager {
       log: log.child({ controller: 'pod' }),
       dryRun: config.dryRun,
       ownsAllPolicies: !config.policySelector,
+      isLeader: () => this.isLeader(),
     });
     this.policyReconciler = new PolicyReconciler({
       policies: this.policies,
@@ -245,6 +246,7 @@ export class Manager {
           error: (err as Error).message,
         }),
       );
+      if (this.abort.signal.aborted) return;
       this.every(REPORTS_EVERY_MS, async () => {
         for (const e of await this.reporter.sync())
           log.warn('could not write a PolicyReport', { error: e.message });
@@ -277,6 +279,8 @@ export class Manager {
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
+    // lead() may get here after stop() cleared the timers (a SIGTERM during its awaits).
+    if (this.abort.signal.aborted || !this.leading) return;
     let running = false;
     const t = setInterval(() => {
       if (running) return;
@@ -295,8 +299,14 @@ export class Manager {
   }
 
   private lostLeadership(): void {
-    // Writes stop now (the gate reads isLeader); the process exits, as client-go's managers do.
+    // Writes stop now (the gate reads isLeader), and so does everything that counts or announces:
+    // the queues are shut without draining and the timers cleared. The process exits, as
+    // client-go's managers do.
     this.leading = false;
+    this.podQueue.shutDown();
+    this.policyQueue.shutDown();
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     this.o.metrics.leader.set(0);
     this.o.log.error('lost the leader lease: stopping');
     this.resolveDone('lost-leadership');
@@ -325,24 +335,38 @@ export class Manager {
   async stop(deadlineMs: number): Promise<void> {
     const { log, metrics } = this.o;
     const until = Date.now() + deadlineMs;
+    const left = (): number => Math.max(0, until - Date.now());
     this.abort.abort();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     const drained = await Promise.all([
-      this.podQueue.shutDownWithDrain(Math.max(0, until - Date.now())),
-      this.policyQueue.shutDownWithDrain(Math.max(0, until - Date.now())),
+      this.podQueue.shutDownWithDrain(left()),
+      this.policyQueue.shutDownWithDrain(left()),
     ]);
     if (!drained.every(Boolean)) log.warn('shutdown deadline passed with reconciles still running');
-    await this.events.flush();
-    if (this.isLeader()) await this.flushStatus(true).catch(() => undefined);
-    await Promise.all(this.reflectors.map((r) => r.stop()));
+    // Each step is bounded by what is left of the deadline: an unreachable API server must not
+    // hold the process past its grace period (the lease then expires by itself).
+    await within(left(), this.events.flush());
+    if (this.isLeader())
+      await within(
+        left(),
+        this.flushStatus(true).catch(() => undefined),
+      );
+    await within(left(), Promise.all(this.reflectors.map((r) => r.stop())));
     this.leading = false;
-    if (this.elector) await this.elector.release();
+    if (this.elector) await within(Math.max(left(), 2000), this.elector.release());
     this.election.abort();
-    await this.electorRun?.catch(() => undefined);
+    await within(2000, this.electorRun?.catch(() => undefined) ?? Promise.resolve());
     metrics.leader.set(0);
     this.resolveDone('stopped');
   }
+}
+
+/** Waits for `p`, or `ms`, whichever comes first. */
+async function within(ms: number, p: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {

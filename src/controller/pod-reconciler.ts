@@ -47,6 +47,8 @@ export interface PodReconcilerDeps {
    * deleted, and its entries go.
    */
   ownsAllPolicies: boolean;
+  /** False once this replica stopped leading: then nothing is counted or announced any more. */
+  isLeader?: () => boolean;
   now?: () => number;
 }
 
@@ -91,6 +93,8 @@ export class PodReconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
+    // A demoted leader's workers may still hold a key: no metric, Event or status count from it.
+    if (this.d.isLeader && !this.d.isLeader()) return;
     const started = performance.now();
     const log = this.d.log.child({ reconcileID: randomBytes(6).toString('hex'), pod: key });
     try {

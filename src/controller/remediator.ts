@@ -118,7 +118,10 @@ export class Remediator {
             { pod, node },
             planned.action,
           );
-          if (outcome.kind !== 'success') this.d.guards.release(name, at);
+          if (outcome.kind !== 'success') {
+            this.d.guards.release(name, at);
+            if (type === 'CordonNode' && node) this.d.guards.cordonFailed(node.name);
+          }
           if (outcome.kind === 'noop') {
             this.settle(uid, key, REPAIRABLE.has(type) ? (seen ?? null) : null);
             alog.debug('action already in effect', { outcome: 'noop', reason: outcome.why });
@@ -151,6 +154,9 @@ export class Remediator {
             void this.d.events.emit(outcome.event);
           }
         } catch (err) {
+          // A failure changed nothing: its rate-limit slot and cordon reservation are free again,
+          // so one pod's failing action can't open the breaker for every other pod.
+          this.d.guards.release(name, at);
           if (type === 'CordonNode' && node) this.d.guards.cordonFailed(node.name);
           this.d.metrics.actions.inc({ policy: name, action: type, outcome: 'failed' });
           alog.error('action failed', { outcome: 'failed', error: (err as Error).message });
