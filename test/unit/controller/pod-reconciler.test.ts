@@ -94,26 +94,27 @@ function setup(opts: Options = {}) {
     labels: {},
   });
   namespaces.set('team-a', { name: 'team-a', labels: {} });
-  const make = () =>
-    new PodReconciler({
-      api,
-      pods,
-      namespaces,
-      nodes,
-      policies,
-      violating,
-      guards,
-      events: { emit: async (e) => void events.push(e) },
-      status,
-      owners,
-      metrics,
-      log,
-      dryRun: opts.dryRun ?? false,
-      ownsAllPolicies: opts.ownsAllPolicies ?? true,
-      now: () => t,
-    });
+  const deps = {
+    api,
+    pods,
+    namespaces,
+    nodes,
+    policies,
+    violating,
+    guards,
+    events: { emit: async (e: EventSpec) => void events.push(e) },
+    status,
+    owners,
+    metrics,
+    log,
+    dryRun: opts.dryRun ?? false,
+    ownsAllPolicies: opts.ownsAllPolicies ?? true,
+    now: () => t,
+  };
+  const make = () => new PodReconciler(deps);
   let reflected = 0;
   const env = {
+    deps,
     api,
     pods,
     nodes,
@@ -725,6 +726,40 @@ describe('PodReconciler: Enforce', () => {
     expect(env.api.calls()).to.deep.equal([`DELETE ${podPath('web-1')}`]);
     expect(await actions(env, { action: 'DeletePod', outcome: 'success' })).to.equal(1);
     expect(env.events.filter((e) => e.reason === 'PolicyViolation')).to.have.length(1);
+  });
+
+  it('failing retries give back their rate-limit slot: the breaker stays closed', async () => {
+    let fail = true;
+    const env = setup({
+      handler: (req) => {
+        if (fail && req.verb === 'DELETE') throw apiError(500, 'InternalError', req);
+        return undefined;
+      },
+    });
+    env.policy({
+      mode: 'Enforce',
+      rules: HOST_ESCAPE,
+      actions: [DELETE],
+      guards: { maxActionsPerMinute: 1 },
+    });
+    const key = env.addPod(escapePod());
+    for (let i = 0; i < 3; i++) await rejection(env.reconciler.reconcile(key));
+    expect(await actions(env, { action: 'DeletePod', outcome: 'failed' })).to.equal(3);
+    expect(env.guards.breakerOpen('p1', env.now())).to.equal(false);
+    fail = false;
+    await env.reconciler.reconcile(key);
+    expect(await actions(env, { action: 'DeletePod', outcome: 'success' })).to.equal(1);
+  });
+
+  it('a demoted leader counts and writes nothing for keys its workers still hold', async () => {
+    const env = setup();
+    env.policy({ rules: HOST_ESCAPE });
+    const key = env.addPod(escapePod());
+    const demoted = new PodReconciler({ ...env.deps, isLeader: () => false });
+    await demoted.reconcile(key);
+    expect(env.api.requests).to.deep.equal([]);
+    expect(env.events).to.deep.equal([]);
+    expect(await env.metric('deployguard_pods_evaluated_total')).to.equal(0);
   });
 
   it('a recording PATCH failing with 500 rejects before any action', async () => {
