@@ -407,6 +407,10 @@ describe('config/: kustomize manifests', function () {
     };
     // RBAC reaches the authorizer through informers: wait for the first grant to show.
     await waitFor('the ClusterRoleBinding to take effect', () => can('watch /pods', null));
+    // The RoleBinding (Leases) reaches the authorizer separately from the ClusterRoleBinding.
+    await waitFor('the RoleBinding to take effect', () =>
+      can('update coordination.k8s.io/leases', testNs),
+    );
     // [check, namespace, allowed]
     const checks: [string, string | null, boolean][] = [
       ['patch /pods', testNs, true],

@@ -187,6 +187,8 @@ describe('operator: API faults injected by a proxy', function () {
     const s = await setup('reset');
     await create(s.ns, pod('before', PRIVILEGED));
     await annotated(s.ns, 'before', 30_000);
+    // Its Event is sent without the reconcile waiting: let it land before the reset cuts it off.
+    await waitForEvents(s.ns, about('before', 'PolicyViolation'));
 
     const since = Date.now();
     // Four watches (pods, namespaces, nodes, policies) at least, all broken at once.
@@ -204,6 +206,13 @@ describe('operator: API faults injected by a proxy', function () {
     const rewatch = s.proxy.seen(podWatch, since);
     expect(rewatch[0]?.query.resourceVersion).to.equal(line.resourceVersion);
     expect(rewatch[0]?.status).to.equal(200);
+    // The pod watch being back says nothing of the others: each resumes on its own backoff.
+    for (const resource of ['pods', 'namespaces', 'nodes', 'policies'])
+      await waitFor(
+        `the ${resource} watch resumed once`,
+        async () => (await restarts(s.op, resource, 'network')) >= 1,
+        30_000,
+      );
     for (const resource of ['pods', 'namespaces', 'nodes', 'policies'])
       expect(await restarts(s.op, resource, 'network'), resource).to.equal(1);
     // The pod recorded before the reset is not recorded again by the resumed watch.
@@ -233,14 +242,16 @@ describe('operator: API faults injected by a proxy', function () {
     await recordedOnce(s, 'rotated');
 
     expect(revoked.served()).to.be.at.least(1);
-    // Every watch came back, under the new token.
-    for (const path of WATCHED) {
-      const ok = s.proxy.seen((r) => r.path === path && r.watch && r.status === 200, since);
-      expect(
-        ok.map((r) => r.credential),
-        path,
-      ).to.include(newCredential);
-    }
+    // Every watch came back, under the new token (each on its own backoff: wait for each).
+    for (const path of WATCHED)
+      await waitFor(
+        `${path} watched again under the new token`,
+        () =>
+          s.proxy
+            .seen((r) => r.path === path && r.watch && r.status === 200, since)
+            .some((r) => r.credential === newCredential),
+        30_000,
+      );
     const patches = s.proxy.seen((r) => r.method === 'PATCH' && r.path.endsWith('/pods/rotated'));
     expect(patches.filter((r) => r.status === 200).map((r) => r.credential)).to.deep.equal([
       newCredential,
@@ -263,6 +274,8 @@ describe('operator: API faults injected by a proxy', function () {
     const s = await setup('blackhole');
     await create(s.ns, pod('before', PRIVILEGED));
     await annotated(s.ns, 'before', 30_000);
+    // Its Event is sent without the reconcile waiting: let it land before the blackhole holds it.
+    await waitForEvents(s.ns, about('before', 'PolicyViolation'));
 
     s.proxy.blackhole();
     const started = Date.now();

@@ -18,6 +18,7 @@ import {
   list,
   pod,
   printLogOnFailure,
+  readSettled,
   releaseNodes,
   sleep,
   start,
@@ -83,7 +84,13 @@ describe('operator: guards', function () {
       uids(survivor),
     );
     expect(await deleted()).to.equal(3);
-    expect(await events(ns, { reason: 'PodDeleted' })).to.have.length(3);
+    // Events are sent without the reconcile waiting for them: all three first, then exactly three.
+    const podDeleted = await readSettled(
+      'three PodDeleted events',
+      () => events(ns, { reason: 'PodDeleted' }),
+      (l) => l.length >= 3,
+    );
+    expect(podDeleted).to.have.length(3);
     expect(await events(ns, { reason: 'RemediationLoop' })).to.have.length(1);
     expect(
       await op.metric('deployguard_actions_total', {
@@ -127,7 +134,12 @@ describe('operator: guards', function () {
     expect(await pods(ns, 'quarantine=true')).to.have.length(2);
     expect(await outcome('success')).to.equal(2);
     expect(await outcome('skipped')).to.be.at.least(3);
-    expect(await events(ns, { reason: 'PodLabeled' })).to.have.length(2);
+    const labeled = await readSettled(
+      'two PodLabeled events',
+      () => events(ns, { reason: 'PodLabeled' }),
+      (l) => l.length >= 2,
+    );
+    expect(labeled).to.have.length(2);
   });
 
   it('does not delete pods whose owner kind is in ignoreOwnerKinds', async () => {
@@ -206,14 +218,17 @@ describe('operator: guards', function () {
     }
     const count = (o: string): Promise<number> =>
       op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: o });
-    // One refusal per pod: the next attempt waits for the refusal's back-off (EVICTION_RETRY_MS),
-    // it is not repeated at once by the pod event our own annotation write causes.
-    expect(await count('skipped'), 'refused evictions counted').to.equal(2);
+    // Each refusal is counted; a refused eviction is retried after its back-off
+    // (EVICTION_RETRY_MS, 30 s) and counted again, so on a slow run there may be more.
+    expect(await count('skipped'), 'refused evictions counted').to.be.at.least(2);
 
     await sleep(2000);
     expect(uids(await pods(ns, 'app=web')), 'a pod the budget protects was removed').to.deep.equal(
       uids(web),
     );
+    // One ActionSkipped Event per pod: a retry's refusal repeats it (count), it adds no other.
+    const refusedAgain = await events(ns, { reason: 'ActionSkipped' });
+    expect(refusedAgain.map((e) => e.involvedObject.uid).sort()).to.deep.equal(uids(web));
     expect(await count('success')).to.equal(1);
     expect(await events(ns, { reason: 'PodEvicted' })).to.have.length(1);
     const status = await waitForStatus(policy, (s) => s.actions?.DeletePod === 1);

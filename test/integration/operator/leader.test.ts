@@ -12,8 +12,8 @@ import {
   create,
   get,
   pod,
+  settledViolationEvents,
   sleep,
-  violationEvents,
   type PodJson,
 } from './objects.ts';
 
@@ -107,7 +107,7 @@ describe('operator: leader election', function () {
     expect((await get<PodJson>('pod', 'priv', ns))?.metadata.resourceVersion).to.equal(
       recorded.metadata.resourceVersion,
     );
-    expect(await violationEvents(ns, 'priv')).to.equal(1);
+    expect(await settledViolationEvents(ns, 'priv')).to.equal(1);
     expect(writeLines(leader).map((l) => l.pod)).to.deep.equal([`${ns}/priv`]);
     expect(writeLines(follower)).to.deep.equal([]);
     // A follower runs no workers: it never even tries a write the gate has to refuse.
@@ -124,18 +124,18 @@ describe('operator: leader election', function () {
     await waitFor(
       'the follower leads',
       async () => (await leaderMetric(follower)) === 1,
-      30_000,
+      40_000,
       100,
     );
     const handover = Date.now() - killedAt;
-    // 15 s lease + 2 s retry (+ up to 2.4 s jitter while campaigning) + slack.
-    expect(handover).to.be.below(25_000);
+    // 15 s lease + 2 s retry (+ up to 2.4 s jitter while campaigning) + slack for a loaded machine.
+    expect(handover, `handover took ${handover} ms`).to.be.below(30_000);
     expect(await leaseHolder(own)).to.equal(identity(follower));
 
     await create(ns, pod('after-kill', PRIVILEGED));
     await settled(ns, 'after-kill');
     expect(writeLines(follower).map((l) => l.pod)).to.deep.equal([`${ns}/after-kill`]);
-    expect(await violationEvents(ns, 'after-kill')).to.equal(1);
+    expect(await settledViolationEvents(ns, 'after-kill')).to.equal(1);
   });
 
   it('a leader frozen past its lease makes no write when it wakes, and exits', async () => {
@@ -164,7 +164,7 @@ describe('operator: leader election', function () {
       expect((await get<PodJson>('pod', 'while-frozen', ns))?.metadata.resourceVersion).to.equal(
         recorded.metadata.resourceVersion,
       );
-      expect(await violationEvents(ns, 'while-frozen')).to.equal(1);
+      expect(await settledViolationEvents(ns, 'while-frozen')).to.equal(1);
       expect(await leaseHolder(own)).to.equal(identity(b));
       expect(writeLines(b).map((l) => l.pod)).to.deep.equal([`${ns}/while-frozen`]);
     } finally {
@@ -174,18 +174,21 @@ describe('operator: leader election', function () {
 
   it('a leader stopped gracefully releases the Lease for a fast handover', async () => {
     const { own, leader, follower } = await twoReplicas();
-    const stoppedAt = Date.now();
     expect(await leader.stop()).to.equal(0);
+    const released = leader.logs.find((l) => l.msg === 'released leader lease');
+    expect(released, 'the leader released its Lease').to.not.equal(undefined);
+    // Timed from the release (how long shutdown takes before it is not the point; same clock).
+    const releasedAt = Date.parse(String(released?.ts));
     await waitFor(
       'the follower leads',
       async () => (await leaderMetric(follower)) === 1,
       20_000,
       100,
     );
-    const handover = Date.now() - stoppedAt;
-    // One campaign retry (2 s + up to 2.4 s jitter) after the release, far below the 15 s lease.
-    expect(handover, `handover took ${handover} ms`).to.be.below(7_000);
-    expect(leader.logs.some((l) => l.msg === 'released leader lease')).to.equal(true);
+    const handover = Date.now() - releasedAt;
+    // One campaign retry (2 s + up to 2.4 s jitter) after the release plus slack for a loaded
+    // machine: still well before the 15 s lease could have expired.
+    expect(handover, `handover took ${handover} ms`).to.be.below(12_000);
     expect(await leaseHolder(own)).to.equal(identity(follower));
   });
 });

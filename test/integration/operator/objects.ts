@@ -182,6 +182,42 @@ export async function violationEvents(ns: string, pod: string): Promise<number> 
   return l.reduce((n, e) => n + (e.count ?? 1), 0);
 }
 
+/** How long a count is watched after it reached what a test expects, so a late duplicate shows. */
+export const SETTLE_MS = 1000;
+
+/**
+ * Waits until `read()` gives a value `enough` accepts, then SETTLE_MS more, and returns a fresh
+ * read for an exact check. Events are sent without the reconcile waiting for them, so one read
+ * right after the pod's mark appears may come too early; this one cannot, and a duplicate that
+ * follows the first within the settle still shows.
+ */
+export async function readSettled<T>(
+  what: string,
+  read: () => Promise<T>,
+  enough: (v: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  await waitFor(
+    what,
+    async () => {
+      const v = await read();
+      return enough(v) ? true : undefined;
+    },
+    timeoutMs,
+  );
+  await sleep(SETTLE_MS);
+  return read();
+}
+
+/** PolicyViolation Events of the pod, once there is at least one and a settle has passed. */
+export async function settledViolationEvents(ns: string, pod: string): Promise<number> {
+  return readSettled(
+    `a PolicyViolation event about ${ns}/${pod}`,
+    () => violationEvents(ns, pod),
+    (n) => n >= 1,
+  );
+}
+
 /**
  * Waits until the pod carries our violations annotation (written once the operator judged it)
  * and, if given, `also` holds for it.
