@@ -18,23 +18,25 @@ export interface RecordedViolation {
   severity: Severity;
 }
 
+/** What identifies an entry: one per (policy, rule), whatever its severity. */
+export function entryKey(e: { policy: string; rule: string }): string {
+  return `${e.policy}\u0000${e.rule}`;
+}
+
 /** Distinct (policy, rule, severity) entries, sorted by policy, then rule: the annotation's order. */
 export function summarize(violations: readonly Violation[]): RecordedViolation[] {
-  const seen = new Map<string, RecordedViolation>();
-  for (const v of violations) {
-    const k = `${v.policy}\u0000${v.rule}`;
-    if (!seen.has(k)) seen.set(k, { policy: v.policy, rule: v.rule, severity: v.severity });
-  }
-  return [...seen.values()].sort(
-    (a, b) => cmp(a.policy, b.policy) || cmp(a.rule, b.rule) || cmp(a.severity, b.severity),
+  return summarizeRecorded(
+    violations.map((v) => ({ policy: v.policy, rule: v.rule, severity: v.severity })),
   );
 }
 
-/** Entries sorted and deduplicated per (policy, rule), as summarize does for violations. */
+/**
+ * Entries deduplicated per (policy, rule), the first one kept (violations come worst first), and
+ * sorted by policy, then rule.
+ */
 export function summarizeRecorded(entries: readonly RecordedViolation[]): RecordedViolation[] {
   const seen = new Map<string, RecordedViolation>();
-  for (const e of entries)
-    if (!seen.has(`${e.policy}\u0000${e.rule}`)) seen.set(`${e.policy}\u0000${e.rule}`, e);
+  for (const e of entries) if (!seen.has(entryKey(e))) seen.set(entryKey(e), e);
   return [...seen.values()].sort((a, b) => cmp(a.policy, b.policy) || cmp(a.rule, b.rule));
 }
 
@@ -139,15 +141,6 @@ export function recordPatch(
   };
   if (uid !== undefined) annotations[ANNOTATION_RECORDED_UID] = uid;
   return { metadata: { annotations, labels: { [LABEL_VIOLATING]: 'true' } } };
-}
-
-/** Entries in `now` that `before` lacks: what is newly detected (and counted, and announced). */
-export function newlyRecorded(
-  before: readonly RecordedViolation[],
-  now: readonly RecordedViolation[],
-): RecordedViolation[] {
-  const had = new Set(before.map((e) => `${e.policy}\u0000${e.rule}`));
-  return now.filter((e) => !had.has(`${e.policy}\u0000${e.rule}`));
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;

@@ -15,6 +15,7 @@ import type { PolicyStatusBook } from '../report/policy-status.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 import {
   encodeRecorded,
+  entryKey,
   recordPatch,
   summarize,
   summarizeRecorded,
@@ -36,8 +37,6 @@ export interface ViolationRecorderDeps {
 export const MAX_TRACKED = 100_000;
 
 const FOREIGN_POLICY_TTL_MS = 60_000;
-
-const entryKey = (e: { policy: string; rule: string }): string => `${e.policy}\u0000${e.rule}`;
 
 export class ViolationRecorder {
   /** pod uid -> violations already counted and announced (what the annotation says, or would in a dry run). */

@@ -10,7 +10,6 @@ import {
 import {
   decodeRecorded,
   encodeRecorded,
-  newlyRecorded,
   recordPatch,
   recordedState,
   rfc3339,
@@ -117,14 +116,6 @@ describe('recorded-violations: encode/decode', () => {
         expect(decodeRecorded(s)).to.be.an('array');
       }),
     );
-  });
-  it('newlyRecorded: entries whose (policy, rule) was not recorded before', () => {
-    const before = [{ policy: 'p', rule: 'a', severity: 'low' as const }];
-    const now = [
-      { policy: 'p', rule: 'a', severity: 'high' as const },
-      { policy: 'p', rule: 'b', severity: 'high' as const },
-    ];
-    expect(newlyRecorded(before, now)).to.deep.equal([now[1]]);
   });
   it('recordedState reads the two annotations and the label', () => {
     expect(
