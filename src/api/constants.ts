@@ -4,6 +4,8 @@ export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'ContainerDeploymentPolicy';
 export const PLURAL = 'containerdeploymentpolicies';
+/** The policies' collection in the API server (cluster-scoped). */
+export const POLICY_COLLECTION = `/apis/${API_VERSION}/${PLURAL}`;
 
 export const ANNOTATION_VIOLATIONS = `${GROUP}/violations`;
 export const ANNOTATION_DETECTED_AT = `${GROUP}/detected-at`;

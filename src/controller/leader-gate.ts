@@ -5,17 +5,15 @@
 // before the renew deadline, which narrows (not closes) the window of a write landing after a
 // handover. Every write that succeeds is logged at debug level ("api write"): the audit trail of
 // what the operator changed, and how the tests count writes.
-import type {
-  KubeApi,
-  Query,
-  RequestOptions,
-  Verb,
-  WatchEvent,
-  WatchOptions,
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type KubeApi,
+  type Query,
+  type RequestOptions,
+  type Verb,
+  type WatchEvent,
+  type WatchOptions,
 } from '../kube/client.ts';
-
-/** The client's default request timeout (src/kube/client.ts). */
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class NotLeaderError extends Error {
   constructor(verb: string, path: string) {
@@ -48,7 +46,9 @@ export class LeaderGate implements KubeApi {
     if (!this.leading()) throw new NotLeaderError(verb, path);
     const left = this.remainingMs?.();
     const timeoutMs =
-      left === undefined ? opts?.timeoutMs : Math.min(opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS, left);
+      left === undefined
+        ? opts?.timeoutMs
+        : Math.min(opts?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, left);
     const result = await this.inner.request<T>(verb, path, { ...opts, timeoutMs });
     this.log?.debug('api write', { verb, path });
     return result;

@@ -3,6 +3,7 @@
 // PolicyReports and resync. A follower keeps its caches warm and writes nothing (LeaderGate). A
 // leader that loses its lease stops at once; `done` resolves so main can exit.
 import type { Logger } from 'winston';
+import { POLICY_COLLECTION } from '../api/constants.ts';
 import type { Config } from '../config.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { Reflector, type Change } from '../kube/reflector.ts';
@@ -43,7 +44,6 @@ export interface ManagerOptions {
 
 export type Ending = 'stopped' | 'lost-leadership';
 
-const POLICY_PATH = '/apis/deployguard.dev/v1alpha1/containerdeploymentpolicies';
 const STATUS_EVERY_MS = 1000;
 const REPORTS_EVERY_MS = 5000;
 
@@ -191,7 +191,7 @@ export class Manager {
     make('nodes', '/api/v1/nodes', nodeInfo, this.nodes, () => {});
     make(
       'policies',
-      POLICY_PATH,
+      POLICY_COLLECTION,
       policyObject,
       this.policies,
       (c) => this.policyQueue.add(c.key),

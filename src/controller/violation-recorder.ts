@@ -3,7 +3,7 @@
 // verdict, writing only the difference. The pod's own record is the durable memory (ADR 7); the
 // maps here only bridge what the cache can't show yet.
 import type { Logger } from 'winston';
-import { SEVERITY_RANK } from '../api/constants.ts';
+import { POLICY_COLLECTION, SEVERITY_RANK } from '../api/constants.ts';
 import type { PodView } from '../engine/pod.ts';
 import type { Violation } from '../engine/violation.ts';
 import type { KubeApi } from '../kube/client.ts';
@@ -143,10 +143,7 @@ export class ViolationRecorder {
     if (known && t - known.at < FOREIGN_POLICY_TTL_MS) return known.exists;
     let exists = true;
     try {
-      await this.d.api.request(
-        'GET',
-        `/apis/deployguard.dev/v1alpha1/containerdeploymentpolicies/${encodeURIComponent(name)}`,
-      );
+      await this.d.api.request('GET', `${POLICY_COLLECTION}/${encodeURIComponent(name)}`);
     } catch (err) {
       // Only a definite "not found" drops another shard's entries; any doubt keeps them.
       if (isNotFound(err)) exists = false;

@@ -75,6 +75,8 @@ const MAX_ERROR_BODY = 1 << 20;
 /** Larger than any object etcd accepts (1.5 MiB default) with a wide margin. */
 const MAX_WATCH_LINE = 64 << 20;
 const MAX_HEADER_WAIT_MS = 30_000;
+/** How long a request may take when the caller names no timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export class KubeClient implements KubeApi {
   #load: () => KubeConfig;
@@ -113,7 +115,7 @@ export class KubeClient implements KubeApi {
         headers,
         payload,
         signal: opts.signal,
-        timeoutMs: opts.timeoutMs ?? 30_000,
+        timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
         stream: false,
       }),
     );

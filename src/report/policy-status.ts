@@ -3,7 +3,7 @@
 // cluster already holds, so they survive restarts and leader changes. Status is written through
 // the status subresource only when it differs from what is there, and at most once per interval
 // per policy: a storm of violations costs one write every couple of seconds, not one per pod.
-import { ACTION_TYPES, type ActionType } from '../api/constants.ts';
+import { ACTION_TYPES, POLICY_COLLECTION, type ActionType } from '../api/constants.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { rfc3339 } from '../controller/recorded-violations.ts';
 import { asObject } from '../engine/json.ts';
@@ -40,7 +40,7 @@ export interface StatusInputs {
 
 const MAX_LOOPING = 32;
 const resourcePath = (name: string): string =>
-  `/apis/deployguard.dev/v1alpha1/containerdeploymentpolicies/${encodeURIComponent(name)}/status`;
+  `${POLICY_COLLECTION}/${encodeURIComponent(name)}/status`;
 
 export class PolicyStatusBook {
   private readonly books = new Map<string, Book>();
