@@ -227,16 +227,7 @@ export class Reflector<T> {
     for (const { key, object } of items) {
       if (object === undefined) continue;
       seen.add(key);
-      const old = store.get(key);
-      store.set(key, object);
-      this.#emit({
-        type: old === undefined ? 'added' : 'updated',
-        key,
-        object,
-        old,
-        receivedAt,
-        fromList: true,
-      });
+      this.#put(key, object, receivedAt, true);
     }
     for (const key of [...store.keys()]) {
       if (seen.has(key)) continue;
@@ -313,25 +304,31 @@ export class Reflector<T> {
     const item = this.#accept(ev.object);
     if (!item) return undefined;
     const { key, object } = item;
-    const { store } = this.#o;
-    const old = store.get(key);
     if (ev.type === 'DELETED' || object === undefined) {
+      const { store } = this.#o;
+      const old = store.get(key);
       if (old === undefined && object === undefined) return undefined;
       store.delete(key);
       const last = (ev.type === 'DELETED' ? object : undefined) ?? (old as T);
       this.#emit({ type: 'deleted', key, object: last, old, receivedAt, fromList: false });
       return undefined;
     }
-    store.set(key, object);
+    this.#put(key, object, receivedAt, false);
+    return undefined;
+  }
+
+  /** Stores an object and says whether it was added or updated. */
+  #put(key: string, object: T, receivedAt: number, fromList: boolean): void {
+    const old = this.#o.store.get(key);
+    this.#o.store.set(key, object);
     this.#emit({
       type: old === undefined ? 'added' : 'updated',
       key,
       object,
       old,
       receivedAt,
-      fromList: false,
+      fromList,
     });
-    return undefined;
   }
 
   #emit(c: Change<T>): void {
