@@ -5,6 +5,8 @@
 import type { Logger } from 'winston';
 import { POLICY_COLLECTION } from '../api/constants.ts';
 import type { Config } from '../config.ts';
+import { jsonEqual } from '../engine/json.ts';
+import { sleep } from '../kube/backoff.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { Reflector, type Change } from '../kube/reflector.ts';
 import { Store } from '../kube/store.ts';
@@ -185,7 +187,7 @@ export class Manager {
       this.podQueue.add(c.key);
     });
     make('namespaces', '/api/v1/namespaces', namespaceInfo, this.namespaces, (c) => {
-      if (c.type === 'updated' && c.old && sameLabels(c.old.labels, c.object.labels)) return;
+      if (c.type === 'updated' && c.old && jsonEqual(c.old.labels, c.object.labels)) return;
       for (const k of this.pods.keysInNamespace(c.object.name)) this.podQueue.add(k);
     });
     make('nodes', '/api/v1/nodes', nodeInfo, this.nodes, () => {});
@@ -210,7 +212,7 @@ export class Manager {
     log.info('leading: waiting for caches to sync');
     while (!this.reflectors.every((r) => r.hasSynced())) {
       if (this.abort.signal.aborted) return;
-      await delay(100);
+      await sleep(100, this.abort.signal);
     }
     if (this.abort.signal.aborted) return;
     this.leading = true;
@@ -367,13 +369,4 @@ async function within(ms: number, p: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
-}
-
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -6,7 +6,7 @@
 import { ACTION_TYPES, POLICY_COLLECTION, type ActionType } from '../api/constants.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { rfc3339 } from '../controller/recorded-violations.ts';
-import { asObject } from '../engine/json.ts';
+import { asObject, jsonEqual } from '../engine/json.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -184,7 +184,7 @@ export class PolicyStatusBook {
     const t = this.now();
     for (const b of this.books.values()) {
       const want = this.desired(b.name, inputs);
-      if (!want || sameStatus(want, b.current)) continue;
+      if (!want || jsonEqual(want, b.current)) continue;
       // force: the last flush before shutdown, which must not lose the final counts.
       if (!opts.force && t - b.lastWriteAt < this.minIntervalMs) continue;
       b.lastWriteAt = t;
@@ -206,19 +206,4 @@ export class PolicyStatusBook {
 
 function counter(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
-}
-
-/** Deep equality on JSON values, ignoring key order. */
-export function sameStatus(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => sameStatus(x, b[i]));
-  }
-  const oa = asObject(a);
-  const ob = asObject(b);
-  if (!oa || !ob) return false;
-  const ka = Object.keys(oa).filter((k) => oa[k] !== undefined);
-  const kb = Object.keys(ob).filter((k) => ob[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => sameStatus(oa[k], ob[k]));
 }

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { jsonEqual } from '../../../src/engine/json.ts';
 import { policySchema } from '../../../src/api/schema.ts';
 import {
   PolicyStatusBook,
-  sameStatus,
   type Readiness,
   type StatusInputs,
 } from '../../../src/report/policy-status.ts';
@@ -284,14 +284,14 @@ describe('PolicyStatusBook: flush()', () => {
   });
 });
 
-describe('sameStatus', () => {
+describe('jsonEqual', () => {
   it('is deep equality on JSON ignoring key order and undefined fields', () => {
-    expect(sameStatus({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 })).to.equal(true);
-    expect(sameStatus({ a: 1, u: undefined }, { a: 1 })).to.equal(true);
-    expect(sameStatus({ a: 1 }, { a: 2 })).to.equal(false);
-    expect(sameStatus([1, 2], [2, 1])).to.equal(false);
-    expect(sameStatus({ a: [] }, { a: {} })).to.equal(false);
-    expect(sameStatus(undefined, [])).to.equal(false);
-    expect(sameStatus('1', 1)).to.equal(false);
+    expect(jsonEqual({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 })).to.equal(true);
+    expect(jsonEqual({ a: 1, u: undefined }, { a: 1 })).to.equal(true);
+    expect(jsonEqual({ a: 1 }, { a: 2 })).to.equal(false);
+    expect(jsonEqual([1, 2], [2, 1])).to.equal(false);
+    expect(jsonEqual({ a: [] }, { a: {} })).to.equal(false);
+    expect(jsonEqual(undefined, [])).to.equal(false);
+    expect(jsonEqual('1', 1)).to.equal(false);
   });
 });
