@@ -22,6 +22,8 @@ export interface CompiledPolicy {
   excludeNamespaces: Glob[];
   excludeImages: Glob[];
   excludeServiceAccounts: Glob[];
+  /** guards.protectedNamespaces, for the operator's guards (compiled once, not per action). */
+  protectedNamespaces: Glob[];
   images?: CompiledImagesRule;
   patterns: CompiledPattern[];
   windows: CompiledWindow[];
@@ -86,6 +88,7 @@ export function compilePolicy(policy: Policy): CompileResult {
       excludeNamespaces: spec.match.excludeNamespaces.map(compileGlob),
       excludeImages: spec.exclude.images.map(compileGlob),
       excludeServiceAccounts: spec.exclude.serviceAccounts.map(compileGlob),
+      protectedNamespaces: spec.guards.protectedNamespaces.map(compileGlob),
       images: rules.images ? compileImagesRule(rules.images) : undefined,
       patterns,
       windows,

@@ -7,7 +7,7 @@
 // plane, cordon cap, loop) come first, so a dry run reports what would really have happened; the
 // rate limit comes last and counts only actions that would run.
 import type { ActionType } from '../api/constants.ts';
-import { compileGlob, anyGlob } from '../engine/glob.ts';
+import { anyGlob } from '../engine/glob.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import type { PlannedAction } from '../engine/plan.ts';
 import type { OwnerReference, PodView } from '../engine/pod.ts';
@@ -101,7 +101,7 @@ export class Guards {
     const { guards } = policy.policy.spec;
     const type: ActionType = planned.action.type;
     const ns = pod.metadata.namespace;
-    if (ns === this.opts.ownNamespace || anyGlob(guards.protectedNamespaces.map(compileGlob), ns)) {
+    if (ns === this.opts.ownNamespace || anyGlob(policy.protectedNamespaces, ns)) {
       return skip('protectedNamespace', `namespace ${ns} is protected: report only`);
     }
     const owner = pod.metadata.ownerReferences.find((o) => o.controller);
