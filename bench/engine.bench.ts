@@ -7,7 +7,7 @@
 // Times are main-thread CPU time (process.threadCpuUsage): a neighbour's load on a shared machine
 // stretches wall time but barely moves it. Process CPU (GC helper threads) and wall time are shown
 // beside it so work moved off the main thread can't pass for work saved.
-import { parsePolicy } from '../src/api/parse.ts';
+import { parsePolicy } from '../src/engine/parse-policy.ts';
 import type { CompiledPolicy } from '../src/engine/compiled-policy.ts';
 import { evaluate } from '../src/engine/evaluate.ts';
 import type { PodView } from '../src/engine/pod.ts';

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseConfig, RUN_USAGE, type Config } from './config.ts';
-import { Manager } from './controller/manager.ts';
+import { Manager } from './runtime/manager.ts';
 import { KubeClient } from './kube/client.ts';
 import { startHttpServers } from './observability/http-server.ts';
 import { createLogger } from './observability/logger.ts';

@@ -23,7 +23,7 @@ import type {
   Volume,
   WindowsOptions,
 } from './pod.ts';
-import { asObject as obj, type Json } from './json.ts';
+import { asObject as obj, type Json } from '../base/json.ts';
 
 /**
  * Longest string the rules will look at: 128 KiB, the kernel's limit on one exec argument

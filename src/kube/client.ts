@@ -6,10 +6,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { asObject } from '../engine/json.ts';
+import { asObject } from '../base/json.ts';
 import { VERSION_STRING } from '../version.ts';
 import { ApiError } from './errors.ts';
-import { errorMessage, stderrLog, type KubeLog } from './log.ts';
+import { errorMessage, stderrLog, type KubeLog } from '../base/log.ts';
 
 export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type Query = Record<string, string | number | boolean | undefined>;

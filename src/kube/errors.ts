@@ -2,7 +2,7 @@
 // and the predicates the reflector and reconcilers branch on. Classification reads the Status
 // body where there is one, because the HTTP code alone is ambiguous (409 is both Conflict and
 // AlreadyExists; 504 is also "resource version too large").
-import { asObject } from '../engine/json.ts';
+import { asObject } from '../base/json.ts';
 
 export interface ApiErrorInit {
   status: number;

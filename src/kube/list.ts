@@ -4,8 +4,8 @@
 // and nothing is applied until the whole list is in, so a failed list leaves the cache untouched.
 import type { KubeApi, Query } from './client.ts';
 import { isGone } from './errors.ts';
-import type { KubeLog } from './log.ts';
-import { asObject } from '../engine/json.ts';
+import type { KubeLog } from '../base/log.ts';
+import { asObject } from '../base/json.ts';
 
 export interface ListedItem<T> {
   key: string;

@@ -14,10 +14,10 @@
 import { Backoff, sleep } from './backoff.ts';
 import type { KubeApi, Query, WatchEvent } from './client.ts';
 import { ApiError, isAborted, isGone, isResourceVersionTooLarge, restartReason } from './errors.ts';
-import { errorMessage, stderrLog, type KubeLog } from './log.ts';
+import { errorMessage, stderrLog, type KubeLog } from '../base/log.ts';
 import { listAll, type ListedItem } from './list.ts';
 import { objectKey, type Store } from './store.ts';
-import { asObject } from '../engine/json.ts';
+import { asObject } from '../base/json.ts';
 
 export interface Change<T> {
   type: 'added' | 'updated' | 'deleted';

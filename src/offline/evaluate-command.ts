@@ -1,6 +1,6 @@
 // `deployguard evaluate`: the engine run offline over manifests, for CI pipelines that want to stop a
 // manifest before it reaches a cluster. Exit 0: no violations; 1: violations; 2: invalid input.
-import { isPolicyDocument, parsePolicy } from '../api/parse.ts';
+import { isPolicyDocument, parsePolicy } from '../engine/parse-policy.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import { evaluate, sourcePath } from '../engine/evaluate.ts';
 import { sanitizePod, type SanitizedPod } from '../engine/sanitize.ts';

@@ -1,7 +1,7 @@
 // Which input documents are judged, and the structural checks the API server would have made before
 // a pod ever reached the engine in a cluster. Offline input has no API server in front of it.
 import { POD_KINDS } from '../engine/sanitize.ts';
-import { asObject as obj, type Json } from '../engine/json.ts';
+import { asObject as obj, type Json } from '../base/json.ts';
 
 /** Where each pod-bearing kind keeps its pod spec, as a path for messages. */
 const SPEC_PATH: Readonly<Record<string, string[]>> = {

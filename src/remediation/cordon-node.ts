@@ -5,7 +5,7 @@
 import { ANNOTATION_CORDONED_AT, ANNOTATION_CORDONED_BY } from '../api/constants.ts';
 import type { CordonNodeAction } from '../api/policy.ts';
 import { isNotFound, isUidMismatch } from '../kube/errors.ts';
-import { rfc3339 } from '../controller/recorded-violations.ts';
+import { rfc3339 } from '../controllers/pod/annotation-codec.ts';
 import type { RemediationAction } from './action.ts';
 import { ruleList } from './action.ts';
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { REPORTING_CONTROLLER } from '../api/constants.ts';
 import type { KubeApi } from '../kube/client.ts';
-import { rfc3339 } from '../controller/recorded-violations.ts';
+import { rfc3339 } from '../controllers/pod/annotation-codec.ts';
 
 export type EventReason =
   | 'PolicyViolation'

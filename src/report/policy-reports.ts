@@ -2,10 +2,10 @@
 // read that format (Policy Reporter, Kyverno's UI). Only when the CRD is installed: probed through
 // discovery once at start. Fail results only, bounded in size; written for the namespaces whose
 // violations changed, at most once per interval, and deleted when a namespace has none left.
-import { asObject, jsonEqual } from '../engine/json.ts';
+import { asObject, jsonEqual } from '../base/json.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.ts';
-import type { ViolatingPods } from '../controller/violating-pods.ts';
+import type { ViolatingPods } from '../controllers/pod/violating-pods.ts';
 
 export const REPORT_NAME = 'deployguard';
 const GROUP_VERSION = 'wgpolicyk8s.io/v1alpha2';

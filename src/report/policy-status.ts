@@ -5,8 +5,8 @@
 // per policy: a storm of violations costs one write every couple of seconds, not one per pod.
 import { ACTION_TYPES, POLICY_COLLECTION, type ActionType } from '../api/constants.ts';
 import type { KubeApi } from '../kube/client.ts';
-import { rfc3339 } from '../controller/recorded-violations.ts';
-import { asObject, jsonEqual } from '../engine/json.ts';
+import { rfc3339 } from '../controllers/pod/annotation-codec.ts';
+import { asObject, jsonEqual } from '../base/json.ts';
 
 export interface Readiness {
   ready: boolean;

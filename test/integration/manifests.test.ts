@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { parsePolicy } from '../../src/api/parse.ts';
+import { parsePolicy } from '../../src/engine/parse-policy.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
 import {
   LEADER_ELECTION_PERMISSIONS,
   clusterPermissions,
   permissionSet,
-} from '../../src/controller/permissions.ts';
-import { actionPermissions } from '../../src/remediation/actions.ts';
+} from '../../src/controllers/permissions.ts';
+import { actionPermissions } from '../../src/remediation/action-catalog.ts';
 import { sanitizePod } from '../../src/engine/sanitize.ts';
 import { kubectl, repoRoot, waitFor } from './cluster.ts';
 

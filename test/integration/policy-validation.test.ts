@@ -4,7 +4,7 @@
 // the operator can report them as Ready=False. Same table as test/unit/api/parse.test.ts.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { parsePolicy } from '../../src/api/parse.ts';
+import { parsePolicy } from '../../src/engine/parse-policy.ts';
 import { INVALID_POLICIES } from '../fixtures/invalid-policies.ts';
 import { kubectl, repoRoot } from './cluster.ts';
 

@@ -1,6 +1,6 @@
 // Small builders for tests: a pod as JSON, and a policy taken through the real parser, so tests use
 // exactly what the CLI and the operator would.
-import { parsePolicy } from '../../src/api/parse.ts';
+import { parsePolicy } from '../../src/engine/parse-policy.ts';
 import type { CompiledPolicy } from '../../src/engine/compiled-policy.ts';
 import { sanitizePod } from '../../src/engine/sanitize.ts';
 import type { PodView } from '../../src/engine/pod.ts';

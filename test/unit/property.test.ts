@@ -2,7 +2,7 @@
 // and never throw. Arbitrary JSON, plus pod-shaped JSON with wrong types in every slot.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { parsePolicy } from '../../src/api/parse.ts';
+import { parsePolicy } from '../../src/engine/parse-policy.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
 import { planRemediation } from '../../src/engine/plan.ts';
 import { sanitizePod } from '../../src/engine/sanitize.ts';

@@ -7,7 +7,7 @@ import {
   LEADER_ELECTION_PERMISSIONS,
   clusterPermissions,
   permissionSet,
-} from '../../src/controller/permissions.ts';
+} from '../../src/controllers/permissions.ts';
 
 interface Rule {
   apiGroups: string[];

@@ -7,7 +7,7 @@ import type {
 } from '../../../src/api/policy.ts';
 import type { Violation } from '../../../src/engine/violation.ts';
 import type { ActionContext, NodeInfo } from '../../../src/remediation/action.ts';
-import { ACTIONS, actionFor, actionPermissions } from '../../../src/remediation/actions.ts';
+import { ACTIONS, actionFor, actionPermissions } from '../../../src/remediation/action-catalog.ts';
 import { cordonNode } from '../../../src/remediation/cordon-node.ts';
 import { deletePod, EVICTION_RETRY_MS } from '../../../src/remediation/delete-pod.ts';
 import { isolatePod, isolationPolicyName } from '../../../src/remediation/isolate.ts';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Severity } from '../../../src/api/constants.ts';
-import { ViolatingPods } from '../../../src/controller/violating-pods.ts';
+import { ViolatingPods } from '../../../src/controllers/pod/violating-pods.ts';
 import type { Violation } from '../../../src/engine/violation.ts';
 import {
   MAX_RESULTS,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { jsonEqual } from '../../../src/engine/json.ts';
+import { jsonEqual } from '../../../src/base/json.ts';
 import { policySchema } from '../../../src/api/schema.ts';
 import {
   PolicyStatusBook,

@@ -1,13 +1,13 @@
 // Unknown JSON (a watched object, a YAML document) -> a typed, defaulted, compiled policy, or the list
 // of every problem with its field path. This is what marks a policy Ready=False in the cluster and
 // what makes `deployguard evaluate` exit 2.
-import { compilePolicy, type CompiledPolicy } from '../engine/compiled-policy.ts';
-import { API_VERSION, KIND } from './constants.ts';
-import type { Policy, PolicyProblem, PolicySpec } from './policy.ts';
-import { crossFieldProblems, withActionDefaults } from './policy-rules.ts';
-import { policySchema } from './schema.ts';
-import { walkSchema, type SchemaNode, type SchemaProblem } from './schema-walk.ts';
-import { asObject as obj } from '../engine/json.ts';
+import { compilePolicy, type CompiledPolicy } from './compiled-policy.ts';
+import { API_VERSION, KIND } from '../api/constants.ts';
+import type { Policy, PolicyProblem, PolicySpec } from '../api/policy.ts';
+import { crossFieldProblems, withActionDefaults } from '../api/policy-rules.ts';
+import { policySchema } from '../api/schema.ts';
+import { walkSchema, type SchemaNode, type SchemaProblem } from '../api/schema-walk.ts';
+import { asObject as obj } from '../base/json.ts';
 
 export type PolicyResult =
   | { ok: true; policy: Policy; compiled: CompiledPolicy }

@@ -3,7 +3,7 @@
 // leader at a time, handover after the lease expires when the leader just stops, well before
 // expiry when it releases, and a Lease the server accepted with MicroTime timestamps.
 import { expect } from 'chai';
-import { LeaderElector } from '../../../src/controller/leader-election.ts';
+import { LeaderElector } from '../../../src/runtime/leader-election.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { freshNamespace, kubectl, loadKubeConfig, waitFor } from '../cluster.ts';
 

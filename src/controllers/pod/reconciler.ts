@@ -4,28 +4,28 @@
 // writes nothing. Recording and acting live in violation-recorder.ts and remediator.ts.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'winston';
-import { evaluate } from '../engine/evaluate.ts';
-import type { Violation } from '../engine/violation.ts';
-import type { KubeApi } from '../kube/client.ts';
-import type { Store } from '../kube/store.ts';
-import type { Metrics } from '../observability/metrics.ts';
-import type { NodeInfo } from '../remediation/action.ts';
-import type { Guards } from '../remediation/guards.ts';
-import type { EventSink } from '../report/events.ts';
-import type { PolicyStatusBook } from '../report/policy-status.ts';
-import type { CachedPod, NamespaceInfo } from './cached-objects.ts';
+import { evaluate } from '../../engine/evaluate.ts';
+import type { Violation } from '../../engine/violation.ts';
+import type { KubeApi } from '../../kube/client.ts';
+import type { Store } from '../../kube/store.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import type { NodeInfo } from '../../remediation/action.ts';
+import type { Guards } from '../../remediation/guards.ts';
+import type { EventSink } from '../../report/events.ts';
+import type { PolicyStatusBook } from '../../report/policy-status.ts';
+import type { CachedPod, NamespaceInfo } from '../cached-objects.ts';
 import type { OwnerResolver } from './owner-resolver.ts';
-import type { PolicyRegistry } from './policy-registry.ts';
+import type { PolicyRegistry } from '../policy/registry.ts';
 import {
   decodeRecorded,
   recordedState,
   type RecordedState,
   type RecordedViolation,
-} from './recorded-violations.ts';
-import { Remediator } from './remediator.ts';
-import { MAX_TRACKED, ViolationRecorder } from './violation-recorder.ts';
+} from './annotation-codec.ts';
+import { Remediator } from '../../remediation/remediator.ts';
+import { MAX_TRACKED, ViolationRecorder } from './announcer.ts';
 import type { ViolatingPods } from './violating-pods.ts';
-import type { ReconcileResult } from './workers.ts';
+import type { ReconcileResult } from '../../runtime/workers.ts';
 
 export interface PodReconcilerDeps {
   api: KubeApi;

@@ -3,7 +3,7 @@
 // the cordon guards read, a namespace as its labels. At 50k pods this is the difference between
 // megabytes and a gigabyte.
 import { sanitizePod } from '../engine/sanitize.ts';
-import { asObject } from '../engine/json.ts';
+import { asObject } from '../base/json.ts';
 import type { PodView } from '../engine/pod.ts';
 import type { NodeInfo } from '../remediation/action.ts';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { LeaderElector, microTime } from '../../../src/controller/leader-election.ts';
-import type { LeaderElectionOptions } from '../../../src/controller/leader-election.ts';
+import { LeaderElector, microTime } from '../../../src/runtime/leader-election.ts';
+import type { LeaderElectionOptions } from '../../../src/runtime/leader-election.ts';
 import type { KubeApi, RequestOptions, Verb } from '../../../src/kube/client.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
 

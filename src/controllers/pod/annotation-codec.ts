@@ -8,8 +8,8 @@ import {
   LABEL_VIOLATING,
   SEVERITIES,
   type Severity,
-} from '../api/constants.ts';
-import type { Violation } from '../engine/violation.ts';
+} from '../../api/constants.ts';
+import type { Violation } from '../../engine/violation.ts';
 
 /** One entry of the annotation: which policy's rule fired, at what severity. */
 export interface RecordedViolation {

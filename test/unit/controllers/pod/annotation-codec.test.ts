@@ -6,7 +6,7 @@ import {
   LABEL_VIOLATING,
   SEVERITIES,
   type Severity,
-} from '../../../src/api/constants.ts';
+} from '../../../../src/api/constants.ts';
 import {
   decodeRecorded,
   encodeRecorded,
@@ -16,8 +16,8 @@ import {
   summarize,
   type RecordedState,
   type RecordedViolation,
-} from '../../../src/controller/recorded-violations.ts';
-import type { Violation } from '../../../src/engine/violation.ts';
+} from '../../../../src/controllers/pod/annotation-codec.ts';
+import type { Violation } from '../../../../src/engine/violation.ts';
 
 const AT = new Date('2026-11-29T10:00:00.123Z');
 

@@ -2,13 +2,13 @@
 // InvalidSpec (with an Event naming the field), and re-judge the pods when what is in effect
 // changed. A deleted policy's gauges, guard state and status book are dropped.
 import type { Logger } from 'winston';
-import type { Store } from '../kube/store.ts';
-import { forgetPolicy, type Metrics } from '../observability/metrics.ts';
-import type { Guards } from '../remediation/guards.ts';
-import type { EventSink } from '../report/events.ts';
-import type { PolicyStatusBook } from '../report/policy-status.ts';
-import type { PolicyObject } from './cached-objects.ts';
-import type { PolicyRegistry } from './policy-registry.ts';
+import type { Store } from '../../kube/store.ts';
+import { forgetPolicy, type Metrics } from '../../observability/metrics.ts';
+import type { Guards } from '../../remediation/guards.ts';
+import type { EventSink } from '../../report/events.ts';
+import type { PolicyStatusBook } from '../../report/policy-status.ts';
+import type { PolicyObject } from '../cached-objects.ts';
+import type { PolicyRegistry } from './registry.ts';
 
 export interface PolicyReconcilerDeps {
   policies: Store<PolicyObject>;

@@ -1,7 +1,7 @@
 // Which pods violate which policies right now: the source of the violating-pods gauge, the
 // policies' status.violatingPods and the PolicyReports. Updated by reconcile, one pod at a time.
-import { SEVERITY_RANK, type Severity } from '../api/constants.ts';
-import type { Violation } from '../engine/violation.ts';
+import { SEVERITY_RANK, type Severity } from '../../api/constants.ts';
+import type { Violation } from '../../engine/violation.ts';
 
 export interface ViolatingPod {
   namespace: string;

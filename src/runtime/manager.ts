@@ -5,7 +5,7 @@
 import type { Logger } from 'winston';
 import { POLICY_COLLECTION } from '../api/constants.ts';
 import type { Config } from '../config.ts';
-import { jsonEqual } from '../engine/json.ts';
+import { jsonEqual } from '../base/json.ts';
 import { sleep } from '../kube/backoff.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { Reflector, type Change } from '../kube/reflector.ts';
@@ -24,14 +24,14 @@ import {
   type CachedPod,
   type NamespaceInfo,
   type PolicyObject,
-} from './cached-objects.ts';
+} from '../controllers/cached-objects.ts';
 import { LeaderElector } from './leader-election.ts';
 import { LeaderGate } from './leader-gate.ts';
-import { ApiOwnerResolver } from './owner-resolver.ts';
-import { PodReconciler } from './pod-reconciler.ts';
-import { PolicyReconciler } from './policy-reconciler.ts';
-import { PolicyRegistry } from './policy-registry.ts';
-import { ViolatingPods } from './violating-pods.ts';
+import { ApiOwnerResolver } from '../controllers/pod/owner-resolver.ts';
+import { PodReconciler } from '../controllers/pod/reconciler.ts';
+import { PolicyReconciler } from '../controllers/policy/reconciler.ts';
+import { PolicyRegistry } from '../controllers/policy/registry.ts';
+import { ViolatingPods } from '../controllers/pod/violating-pods.ts';
 import { runWorkers } from './workers.ts';
 import { WorkQueue } from './workqueue.ts';
 

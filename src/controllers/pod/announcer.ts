@@ -3,16 +3,16 @@
 // verdict, writing only the difference. The pod's own record is the durable memory (ADR 7); the
 // maps here only bridge what the cache can't show yet.
 import type { Logger } from 'winston';
-import { POLICY_COLLECTION, SEVERITY_RANK } from '../api/constants.ts';
-import type { PodView } from '../engine/pod.ts';
-import type { Violation } from '../engine/violation.ts';
-import type { KubeApi } from '../kube/client.ts';
-import { isNotFound, isUidMismatch } from '../kube/errors.ts';
-import type { Metrics } from '../observability/metrics.ts';
-import { podPath, podRef } from '../remediation/action.ts';
-import type { EventSink } from '../report/events.ts';
-import type { PolicyStatusBook } from '../report/policy-status.ts';
-import type { PolicyRegistry } from './policy-registry.ts';
+import { POLICY_COLLECTION, SEVERITY_RANK } from '../../api/constants.ts';
+import type { PodView } from '../../engine/pod.ts';
+import type { Violation } from '../../engine/violation.ts';
+import type { KubeApi } from '../../kube/client.ts';
+import { isNotFound, isUidMismatch } from '../../kube/errors.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import { podPath, podRef } from '../../remediation/action.ts';
+import type { EventSink } from '../../report/events.ts';
+import type { PolicyStatusBook } from '../../report/policy-status.ts';
+import type { PolicyRegistry } from '../policy/registry.ts';
 import {
   encodeRecorded,
   entryKey,
@@ -21,7 +21,7 @@ import {
   summarizeRecorded,
   type RecordedState,
   type RecordedViolation,
-} from './recorded-violations.ts';
+} from './annotation-codec.ts';
 
 export interface ViolationRecorderDeps {
   api: KubeApi;

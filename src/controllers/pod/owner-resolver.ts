@@ -1,7 +1,7 @@
 // The workload a person would fix: a pod's ReplicaSet is an implementation detail of its
 // Deployment, so a delete/recreate loop is reported on the Deployment when there is one.
-import type { KubeApi } from '../kube/client.ts';
-import { asObject } from '../engine/json.ts';
+import type { KubeApi } from '../../kube/client.ts';
+import { asObject } from '../../base/json.ts';
 
 export interface WorkloadRef {
   apiVersion: string;

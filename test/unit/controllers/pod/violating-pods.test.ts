@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Severity } from '../../../src/api/constants.ts';
-import { ViolatingPods } from '../../../src/controller/violating-pods.ts';
-import type { Violation } from '../../../src/engine/violation.ts';
+import type { Severity } from '../../../../src/api/constants.ts';
+import { ViolatingPods } from '../../../../src/controllers/pod/violating-pods.ts';
+import type { Violation } from '../../../../src/engine/violation.ts';
 
 function v(policy: string, rule: string, severity: Severity = 'high'): Violation {
   return { policy, rule, severity, path: 'spec', message: 'm', techniques: ['T1610'] };

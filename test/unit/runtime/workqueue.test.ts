@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { backoffDelay, WorkQueue } from '../../../src/controller/workqueue.ts';
-import type { Timer } from '../../../src/controller/workqueue.ts';
+import { backoffDelay, WorkQueue } from '../../../src/runtime/workqueue.ts';
+import type { Timer } from '../../../src/runtime/workqueue.ts';
 
 /** A manual clock: timers fire only inside advance(). */
 class FakeTimers {

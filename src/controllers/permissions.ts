@@ -2,7 +2,7 @@
 // source of truth that config/rbac/ must match exactly (test/unit/rbac.test.ts). Anything not
 // listed is refused at runtime, and the integration suite fails on any "forbidden".
 import type { Permission } from '../remediation/action.ts';
-import { actionPermissions } from '../remediation/actions.ts';
+import { actionPermissions } from '../remediation/action-catalog.ts';
 
 /** Cluster-wide needs of the reconcilers and reporters (the actions declare their own). */
 const OPERATOR_NEEDS: readonly (Permission & { why: string })[] = [

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { runWorkers, TerminalError } from '../../../src/controller/workers.ts';
-import type { WorkerLog } from '../../../src/controller/workers.ts';
-import { WorkQueue } from '../../../src/controller/workqueue.ts';
-import type { Timer } from '../../../src/controller/workqueue.ts';
+import { runWorkers, TerminalError } from '../../../src/runtime/workers.ts';
+import type { WorkerLog } from '../../../src/runtime/workers.ts';
+import { WorkQueue } from '../../../src/runtime/workqueue.ts';
+import type { Timer } from '../../../src/runtime/workqueue.ts';
 
 /** Manual timers for the queue's backoff; fire only inside advance(). */
 class FakeTimers {

@@ -6,21 +6,21 @@ import {
   policyObject,
   type CachedPod,
   type NamespaceInfo,
-} from '../../../src/controller/cached-objects.ts';
-import type { OwnerResolver, WorkloadRef } from '../../../src/controller/owner-resolver.ts';
-import { LeaderGate, NotLeaderError } from '../../../src/controller/leader-gate.ts';
-import { PodReconciler } from '../../../src/controller/pod-reconciler.ts';
-import { PolicyRegistry } from '../../../src/controller/policy-registry.ts';
-import { ViolatingPods } from '../../../src/controller/violating-pods.ts';
-import { Store } from '../../../src/kube/store.ts';
-import { createLogger } from '../../../src/observability/logger.ts';
-import { createMetrics } from '../../../src/observability/metrics.ts';
-import type { NodeInfo } from '../../../src/remediation/action.ts';
-import { Guards } from '../../../src/remediation/guards.ts';
-import type { EventSpec } from '../../../src/report/events.ts';
-import { PolicyStatusBook } from '../../../src/report/policy-status.ts';
-import { podJson, policyJson, type Json } from '../builders.ts';
-import { RecordingApi, apiError, type Handler } from '../support/recording-api.ts';
+} from '../../../../src/controllers/cached-objects.ts';
+import type { OwnerResolver, WorkloadRef } from '../../../../src/controllers/pod/owner-resolver.ts';
+import { LeaderGate, NotLeaderError } from '../../../../src/runtime/leader-gate.ts';
+import { PodReconciler } from '../../../../src/controllers/pod/reconciler.ts';
+import { PolicyRegistry } from '../../../../src/controllers/policy/registry.ts';
+import { ViolatingPods } from '../../../../src/controllers/pod/violating-pods.ts';
+import { Store } from '../../../../src/kube/store.ts';
+import { createLogger } from '../../../../src/observability/logger.ts';
+import { createMetrics } from '../../../../src/observability/metrics.ts';
+import type { NodeInfo } from '../../../../src/remediation/action.ts';
+import { Guards } from '../../../../src/remediation/guards.ts';
+import type { EventSpec } from '../../../../src/report/events.ts';
+import { PolicyStatusBook } from '../../../../src/report/policy-status.ts';
+import { podJson, policyJson, type Json } from '../../builders.ts';
+import { RecordingApi, apiError, type Handler } from '../../support/recording-api.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
 const STAMP = '2026-11-29T10:00:00Z';

@@ -11,16 +11,16 @@ import type { Violation } from '../engine/violation.ts';
 import type { KubeApi } from '../kube/client.ts';
 import type { Store } from '../kube/store.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { NodeInfo } from '../remediation/action.ts';
-import { podRef } from '../remediation/action.ts';
-import { actionFor } from '../remediation/actions.ts';
-import type { GuardVerdict, Guards } from '../remediation/guards.ts';
+import type { NodeInfo } from './action.ts';
+import { podRef } from './action.ts';
+import { actionFor } from './action-catalog.ts';
+import type { GuardVerdict, Guards } from './guards.ts';
 import type { EventSink } from '../report/events.ts';
 import type { PolicyStatusBook } from '../report/policy-status.ts';
-import type { OwnerResolver } from './owner-resolver.ts';
-import type { PolicyRegistry } from './policy-registry.ts';
-import { MAX_TRACKED, resourceVersion } from './violation-recorder.ts';
-import type { ReconcileResult } from './workers.ts';
+import type { OwnerResolver } from '../controllers/pod/owner-resolver.ts';
+import type { PolicyRegistry } from '../controllers/policy/registry.ts';
+import { MAX_TRACKED, resourceVersion } from '../controllers/pod/announcer.ts';
+import type { ReconcileResult } from '../runtime/workers.ts';
 
 export interface RemediatorDeps {
   api: KubeApi;

@@ -2,10 +2,10 @@
 // generation. A policy the operator can't use is kept with its problems (Ready=False); every other
 // policy keeps working. A bad edit of a policy that was valid does not switch its protection off:
 // the last valid generation stays in effect (and the condition says so) until the spec is fixed.
-import { describeProblems, parsePolicy, type PolicyResult } from '../api/parse.ts';
-import type { CompiledPolicy } from '../engine/compiled-policy.ts';
-import type { Readiness } from '../report/policy-status.ts';
-import type { PolicyObject } from './cached-objects.ts';
+import { describeProblems, parsePolicy, type PolicyResult } from '../../engine/parse-policy.ts';
+import type { CompiledPolicy } from '../../engine/compiled-policy.ts';
+import type { Readiness } from '../../report/policy-status.ts';
+import type { PolicyObject } from '../cached-objects.ts';
 
 export interface PolicyEntry {
   name: string;

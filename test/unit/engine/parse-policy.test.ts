@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { describeProblems, parsePolicy } from '../../../src/api/parse.ts';
+import { describeProblems, parsePolicy } from '../../../src/engine/parse-policy.ts';
 import { INVALID_POLICIES } from '../../fixtures/invalid-policies.ts';
 import { policyJson, type Json } from '../builders.ts';
 

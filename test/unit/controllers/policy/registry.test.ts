@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { policyObject, type PolicyObject } from '../../../src/controller/cached-objects.ts';
-import { PolicyRegistry } from '../../../src/controller/policy-registry.ts';
-import { policyJson, type Json } from '../builders.ts';
+import { policyObject, type PolicyObject } from '../../../../src/controllers/cached-objects.ts';
+import { PolicyRegistry } from '../../../../src/controllers/policy/registry.ts';
+import { policyJson, type Json } from '../../builders.ts';
 
 const RULES = { rules: { hostPaths: { denySensitive: true } } };
 
@@ -109,9 +109,11 @@ describe('PolicyRegistry', () => {
 
 describe('PolicyRegistry: a bad edit of a valid policy', () => {
   it('keeps the last valid generation in effect and says so; a fix replaces it', async () => {
-    const { PolicyRegistry: Registry } = await import('../../../src/controller/policy-registry.ts');
-    const { policyObject: toObject } = await import('../../../src/controller/cached-objects.ts');
-    const { policyJson: build } = await import('../builders.ts');
+    const { PolicyRegistry: Registry } =
+      await import('../../../../src/controllers/policy/registry.ts');
+    const { policyObject: toObject } =
+      await import('../../../../src/controllers/cached-objects.ts');
+    const { policyJson: build } = await import('../../builders.ts');
     const obj = (spec: Record<string, unknown>, generation: number) => {
       const raw = build(spec, 'p');
       raw.metadata = { name: 'p', uid: 'u', generation };
