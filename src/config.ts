@@ -1,8 +1,8 @@
 // `deployguard run` configuration: flags, then DEPLOYGUARD_* environment variables, then defaults.
 // Read once by the composition root and passed down as a frozen object; nothing else reads the
 // environment. Every problem is collected into one list, so a bad Deployment is fixed in one go.
-import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { parseBindAddress } from './base/bind-address.ts';
 
 export interface Config {
   kubeconfig?: string;
@@ -354,26 +354,6 @@ function formatMs(ms: number): string {
   if (ms % 3600_000 === 0) return `${ms / 3600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-/**
- * controller-runtime's bind address syntax: ":8080" all interfaces, "host:port", "[::1]:8080",
- * "0" disabled. Port 0 picks a free port (tests). Undefined: not a bind address.
- */
-export function parseBindAddress(
-  s: string,
-): { host?: string; port: number } | 'disabled' | undefined {
-  if (s === '0') return 'disabled';
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
-  if (m === null) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  const [, v6, name] = m;
-  if (v6 !== undefined) return isIP(v6) === 6 ? { host: v6, port } : undefined;
-  if (name === '' || name === undefined) return { port };
-  const hostname =
-    /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
-  return isIP(name) === 4 || hostname.test(name) ? { host: name, port } : undefined;
 }
 
 const COL = 38;

@@ -1,16 +1,15 @@
-// The composition root of `deployguard run`: config -> logger, metrics, client -> manager, HTTP
-// endpoints, signals. The only place that reads the environment, the hostname or the filesystem
-// for configuration; everything below gets what it needs passed in.
+// The composition root of `deployguard run`: config -> logger, metrics, client -> the operator
+// (src/setup/operator.ts) -> start, signals, exit. The only place that reads the environment, the
+// hostname or the filesystem for configuration; everything below gets what it needs passed in.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseConfig, RUN_USAGE, type Config } from './config.ts';
-import { Manager } from './runtime/manager.ts';
 import { KubeClient } from './kube/client.ts';
-import { startHttpServers } from './observability/http-server.ts';
 import { createLogger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { buildOperator } from './setup/operator.ts';
 import { VERSION_STRING } from './version.ts';
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -66,27 +65,26 @@ export async function runOperator(argv: string[]): Promise<number> {
     return EXIT_CONFIG;
   }
   const metrics = createMetrics({ version: VERSION_STRING });
-  const manager = new Manager({ config, api: client, log, metrics, namespace: namespace ?? '' });
-  let servers;
-  try {
-    servers = await startHttpServers({
-      metricsBindAddress: config.metricsBindAddress,
-      probeBindAddress: config.healthProbeBindAddress,
-      registry: metrics.registry,
-      healthz: () => manager.healthz(),
-      readyz: () => manager.readyz(),
-      log,
-    });
-  } catch (err) {
-    log.error('cannot serve metrics/probes', { error: (err as Error).message });
-    return EXIT_CONFIG;
-  }
+  const { manager, servers } = buildOperator({
+    config,
+    api: client,
+    log,
+    metrics,
+    namespace: namespace ?? '',
+  });
   process.on('unhandledRejection', (reason) => {
     // A bug somewhere must not end watching silently; it is logged loudly instead.
     log.error('unhandled rejection', {
       error: reason instanceof Error ? reason.stack : String(reason),
     });
   });
+  try {
+    await manager.start();
+  } catch (err) {
+    log.error('cannot serve metrics/probes', { error: (err as Error).message });
+    return EXIT_CONFIG;
+  }
+  const addresses = servers.addresses();
   log.info('deployguard starting', {
     version: VERSION_STRING,
     identity: config.identity,
@@ -94,10 +92,9 @@ export async function runOperator(argv: string[]): Promise<number> {
     namespace,
     watchNamespace: config.watchNamespace ?? '(all)',
     dryRun: config.dryRun,
-    metrics: servers.metricsAddress,
-    probes: servers.probeAddress,
+    metrics: addresses.metrics,
+    probes: addresses.probes,
   });
-  manager.start();
 
   let signals = 0;
   const onSignal = (sig: string): void => {
@@ -112,7 +109,6 @@ export async function runOperator(argv: string[]): Promise<number> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const ending = await manager.done;
-  await servers.close().catch(() => undefined);
   log.info('deployguard stopped', { reason: ending });
   // Losing the lease mid-term ends the process, as client-go's managers do: a restart rejoins cleanly.
   return ending === 'lost-leadership' ? 1 : 0;

@@ -20,3 +20,12 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const kb = Object.keys(ob).filter((k) => ob[k] !== undefined);
   return ka.length === kb.length && ka.every((k) => jsonEqual(oa[k], ob[k]));
 }
+
+/** The string-valued entries of a JSON object (labels, annotations); anything else is dropped. */
+export function stringMap(v: unknown): Record<string, string> {
+  const o = asObject(v);
+  const out: Record<string, string> = {};
+  if (!o) return out;
+  for (const [k, val] of Object.entries(o)) if (typeof val === 'string') out[k] = val;
+  return out;
+}

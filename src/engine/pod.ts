@@ -1,11 +1,10 @@
 // The engine's view of a pod: a subset of core/v1 Pod with Kubernetes' own field names, holding only
 // what the rules read. Every field has the type it claims (see sanitize.ts), so rules never have to
 // defend against a string where an object was expected.
+import type { ObjectRef } from '../base/object-ref.ts';
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
+/** An entry of metadata.ownerReferences: written by the pod's creator, so a claim, not a fact. */
+export interface OwnerReference extends ObjectRef {
   uid: string;
   controller: boolean;
 }

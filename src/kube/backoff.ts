@@ -3,6 +3,7 @@
 // API server do not come back in lockstep. The reset rule differs on purpose: client-go resets
 // when no backoff was asked for 2 minutes, which a slowly failing call (30 s timeout + 30 s delay)
 // can satisfy while failing; here only a healthy run of resetAfterMs resets it.
+import { systemClock, type Clock } from '../base/clock.ts';
 
 export interface BackoffOptions {
   initialMs?: number;
@@ -13,7 +14,7 @@ export interface BackoffOptions {
   /** A healthy run this long (from the first succeeded() after a failure) resets the backoff. */
   resetAfterMs?: number;
   random?: () => number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export class Backoff {
@@ -23,7 +24,7 @@ export class Backoff {
   readonly jitter: number;
   readonly resetAfterMs: number;
   #random: () => number;
-  #now: () => number;
+  #clock: Clock;
   #current: number;
   /** Start of the current run of successes; undefined while failing. */
   #healthySince: number | undefined;
@@ -35,13 +36,16 @@ export class Backoff {
     this.jitter = opts.jitter ?? 1.0;
     this.resetAfterMs = opts.resetAfterMs ?? 60_000;
     this.#random = opts.random ?? Math.random;
-    this.#now = opts.now ?? Date.now;
+    this.#clock = opts.clock ?? systemClock;
     this.#current = this.initialMs;
   }
 
   /** The delay before the next attempt, in ms. Call once per failure. */
   next(): number {
-    if (this.#healthySince !== undefined && this.#now() - this.#healthySince >= this.resetAfterMs) {
+    if (
+      this.#healthySince !== undefined &&
+      this.#clock.now() - this.#healthySince >= this.resetAfterMs
+    ) {
       this.reset();
     }
     this.#healthySince = undefined;
@@ -58,20 +62,6 @@ export class Backoff {
 
   /** A list or watch started succeeding; the backoff resets if this lasts resetAfterMs. */
   succeeded(): void {
-    this.#healthySince ??= this.#now();
+    this.#healthySince ??= this.#clock.now();
   }
-}
-
-/** Waits ms; resolves early (never throws) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -9,50 +9,16 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { asObject } from '../base/json.ts';
 import { VERSION_STRING } from '../version.ts';
 import { ApiError } from './errors.ts';
-import { errorMessage, stderrLog, type KubeLog } from '../base/log.ts';
-
-export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-export type Query = Record<string, string | number | boolean | undefined>;
-
-export interface RequestOptions {
-  query?: Query;
-  body?: unknown;
-  /** Default application/json; e.g. 'application/merge-patch+json' for PATCH. */
-  contentType?: string;
-  /** Whole exchange, headers and body; default 30 s. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface WatchEvent {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: unknown;
-}
-
-export interface WatchOptions {
-  signal: AbortSignal;
-  /** Abort when no byte arrives for this long (also bounds the wait for the response headers, at most 30 s). */
-  inactivityMs: number;
-  /** Called once the server accepted the watch (200), before the first event. */
-  onOpen?: () => void;
-}
-
-export interface KubeApi {
-  /** JSON request; resolves with the parsed body (undefined for empty), rejects with ApiError. */
-  request<T = unknown>(verb: Verb, path: string, opts?: RequestOptions): Promise<T>;
-  /**
-   * Streams a watch (adds watch=true). onEvent runs per line; a throw in it is logged and the
-   * stream goes on. Resolves when the server ends the stream. Rejects with ApiError: the HTTP
-   * status on non-200; reason 'Timeout' after inactivityMs of silence; status 0 with the socket
-   * error code on a broken connection; reason 'Aborted' (isAborted) when opts.signal fires.
-   */
-  watch(
-    path: string,
-    query: Query,
-    onEvent: (e: WatchEvent) => void,
-    opts: WatchOptions,
-  ): Promise<void>;
-}
+import { errorMessage, stderrLog, type Log } from '../base/log.ts';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type KubeApi,
+  type Query,
+  type RequestOptions,
+  type Verb,
+  type WatchEvent,
+  type WatchOptions,
+} from './api.ts';
 
 interface Connection {
   kc: KubeConfig;
@@ -75,17 +41,15 @@ const MAX_ERROR_BODY = 1 << 20;
 /** Larger than any object etcd accepts (1.5 MiB default) with a wide margin. */
 const MAX_WATCH_LINE = 64 << 20;
 const MAX_HEADER_WAIT_MS = 30_000;
-/** How long a request may take when the caller names no timeout. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export class KubeClient implements KubeApi {
   #load: () => KubeConfig;
   #userAgent: string;
-  #log: KubeLog;
+  #log: Log;
   #conn: Connection;
 
   /** `load` builds a fresh KubeConfig; called now and again on a 401 (then the request is retried once). */
-  constructor(load: () => KubeConfig, opts: { userAgent?: string; log?: KubeLog } = {}) {
+  constructor(load: () => KubeConfig, opts: { userAgent?: string; log?: Log } = {}) {
     this.#load = load;
     this.#userAgent = opts.userAgent ?? `deployguard/${VERSION_STRING}`;
     this.#log = opts.log ?? stderrLog;

@@ -2,9 +2,9 @@
 // (the first page's resourceVersion); if a continue token expires (410) mid-way, one full list
 // without pagination. Items are transformed page by page so the raw pages can be dropped early,
 // and nothing is applied until the whole list is in, so a failed list leaves the cache untouched.
-import type { KubeApi, Query } from './client.ts';
+import type { KubeApi, Query } from './api.ts';
 import { isGone } from './errors.ts';
-import type { KubeLog } from '../base/log.ts';
+import type { Log } from '../base/log.ts';
 import { asObject } from '../base/json.ts';
 
 export interface ListedItem<T> {
@@ -21,7 +21,7 @@ export interface ListAllOptions<T> {
   signal: AbortSignal;
   /** Keys and transforms one raw item; undefined skips it entirely. */
   accept: (raw: unknown) => ListedItem<T> | undefined;
-  log: KubeLog;
+  log: Log;
   resource: string;
 }
 

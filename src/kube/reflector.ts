@@ -11,10 +11,11 @@
  * "resource version too large") relists, every other failure backs off (honouring Retry-After)
  * and resumes the watch from the last resourceVersion seen, bookmarks included.
  */
-import { Backoff, sleep } from './backoff.ts';
-import type { KubeApi, Query, WatchEvent } from './client.ts';
+import { systemClock, type Clock } from '../base/clock.ts';
+import { Backoff } from './backoff.ts';
+import type { KubeApi, Query, WatchEvent } from './api.ts';
 import { ApiError, isAborted, isGone, isResourceVersionTooLarge, restartReason } from './errors.ts';
-import { errorMessage, stderrLog, type KubeLog } from '../base/log.ts';
+import { errorMessage, stderrLog, type Log } from '../base/log.ts';
 import { listAll, type ListedItem } from './list.ts';
 import { objectKey, type Store } from './store.ts';
 import { asObject } from '../base/json.ts';
@@ -36,8 +37,6 @@ export interface ReflectorMetrics {
   lastWatchEvent(resource: string, unixSeconds: number): void;
 }
 
-export type ReflectorLog = KubeLog;
-
 export interface ReflectorOptions<T> {
   /** Bounded label: 'pods' | 'policies' | 'namespaces' | 'nodes' | ... */
   resource: string;
@@ -52,7 +51,7 @@ export interface ReflectorOptions<T> {
   /** Should only enqueue; a throw is caught and logged. */
   onChange: (c: Change<T>) => void;
   metrics?: ReflectorMetrics;
-  log?: ReflectorLog;
+  log?: Log;
   /** LIST page size (default 500). */
   pageSize?: number;
   /** Server-side watch timeout, randomised in this range (default [300, 600] s). */
@@ -63,9 +62,7 @@ export interface ReflectorOptions<T> {
   unhealthyAfterMs?: number;
   backoff?: Backoff;
   random?: () => number;
-  now?: () => number;
-  /** Injectable for tests; must resolve early when the signal aborts. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  clock?: Clock;
 }
 
 /** A watch closed by the server this soon with no event is treated as a failure (client-go: "very short watch"). */
@@ -74,11 +71,10 @@ const SHORT_WATCH_MS = 1000;
 export class Reflector<T> {
   readonly resource: string;
   #o: ReflectorOptions<T>;
-  #log: ReflectorLog;
+  #log: Log;
   #backoff: Backoff;
   #random: () => number;
-  #now: () => number;
-  #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  #clock: Clock;
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #synced = false;
@@ -92,10 +88,9 @@ export class Reflector<T> {
     this.#o = opts;
     this.resource = opts.resource;
     this.#log = opts.log ?? stderrLog;
-    this.#backoff = opts.backoff ?? new Backoff({ random: opts.random, now: opts.now });
+    this.#backoff = opts.backoff ?? new Backoff({ random: opts.random, clock: opts.clock });
     this.#random = opts.random ?? Math.random;
-    this.#now = opts.now ?? Date.now;
-    this.#sleep = opts.sleep ?? sleep;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   start(): void {
@@ -121,11 +116,11 @@ export class Reflector<T> {
     if (this.#failingSince === undefined) return true;
     // An open watch that has lasted is healthy even before its first event or bookmark (a
     // quiet collection); one that keeps dying right after opening is not.
-    if (this.#openSince !== undefined && this.#now() - this.#openSince >= SHORT_WATCH_MS) {
+    if (this.#openSince !== undefined && this.#clock.now() - this.#openSince >= SHORT_WATCH_MS) {
       return true;
     }
     const limit = this.#o.unhealthyAfterMs ?? this.#backoff.maxMs + 30_000;
-    return this.#now() - this.#failingSince <= limit;
+    return this.#clock.now() - this.#failingSince <= limit;
   }
 
   lastResourceVersion(): string {
@@ -163,7 +158,7 @@ export class Reflector<T> {
             resourceVersion: this.#rv,
           },
         );
-        await this.#sleep(delay, signal);
+        await this.#clock.sleep(delay, signal);
       }
     }
   }
@@ -181,7 +176,7 @@ export class Reflector<T> {
   }
 
   #failed(): void {
-    this.#failingSince ??= this.#now();
+    this.#failingSince ??= this.#clock.now();
   }
 
   async #list(signal: AbortSignal): Promise<void> {
@@ -196,7 +191,7 @@ export class Reflector<T> {
       resource: this.#o.resource,
     });
     this.#succeeded();
-    this.#replace(items, this.#now());
+    this.#replace(items, this.#clock.now());
     this.#rv = resourceVersion;
     this.#synced = true;
     this.#log.debug(`${this.resource}: listed ${items.length}`, { resourceVersion });
@@ -247,7 +242,7 @@ export class Reflector<T> {
       allowWatchBookmarks: true,
       timeoutSeconds,
     };
-    const started = this.#now();
+    const started = this.#clock.now();
     let events = 0;
     let stopWith: Error | undefined;
     const inner = new AbortController();
@@ -268,7 +263,7 @@ export class Reflector<T> {
           signal: inner.signal,
           inactivityMs: this.#o.inactivityMs ?? 150_000,
           onOpen: () => {
-            this.#openSince = this.#now();
+            this.#openSince = this.#clock.now();
             this.#backoff.succeeded();
           },
         },
@@ -280,7 +275,7 @@ export class Reflector<T> {
       signal.removeEventListener('abort', onOuterAbort);
     }
     if (stopWith) return stopWith;
-    if (events === 0 && this.#now() - started < SHORT_WATCH_MS) {
+    if (events === 0 && this.#clock.now() - started < SHORT_WATCH_MS) {
       return ApiError.transport(
         'ShortWatch',
         'watch closed at once with no event',
@@ -294,7 +289,7 @@ export class Reflector<T> {
 
   /** Applies one watch event; returns an error to end the watch with (ERROR events). */
   #onEvent(ev: WatchEvent): Error | undefined {
-    const receivedAt = this.#now();
+    const receivedAt = this.#clock.now();
     this.#o.metrics?.watchEvent(this.resource, ev.type);
     this.#o.metrics?.lastWatchEvent(this.resource, receivedAt / 1000);
     if (ev.type === 'ERROR') return ApiError.fromStatus(ev.object, 'WATCH', this.#o.listPath);

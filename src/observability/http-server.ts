@@ -5,7 +5,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { parseBindAddress } from '../config.ts';
+import { parseBindAddress } from '../base/bind-address.ts';
+import type { Log } from '../base/log.ts';
 
 export interface Probe {
   (): { ok: boolean; detail: string };
@@ -18,10 +19,7 @@ export interface HttpServers {
   close(): Promise<void>;
 }
 
-interface ServeLog {
-  info(m: string, meta?: object): void;
-  warn(m: string, meta?: object): void;
-}
+type ServeLog = Pick<Log, 'info' | 'warn'>;
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 

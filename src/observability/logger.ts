@@ -1,10 +1,12 @@
-// The operator's logger: winston with our own line format, handed to whoever needs it (no global).
+// The operator's logger: winston with our own line format, adapted to the one Log seam
+// (src/base/log.ts) and handed to whoever needs it (no global).
 // Log fields often carry attacker-controlled text (pod names, commands, annotations), so every line
 // is built to be unforgeable: JSON escapes, and text mode escapes control characters itself.
 // Secrets never reach the output: fields named like credentials are replaced, and bearer tokens,
 // JWTs and PEM blocks are scrubbed from any string.
 import { createLogger as createWinston, format, transports } from 'winston';
 import type { Logger } from 'winston';
+import type { Log } from '../base/log.ts';
 
 export type LogFormat = 'json' | 'text';
 
@@ -30,7 +32,7 @@ export function createLogger(opts: {
   stream?: NodeJS.WritableStream;
   /** Clock for the ts field; tests pin it. */
   now?: () => Date;
-}): Logger {
+}): Log {
   if (!Object.hasOwn(LEVELS, opts.level)) throw new TypeError(`unknown log level "${opts.level}"`);
   const now = opts.now ?? (() => new Date());
   const render = opts.format === 'json' ? renderJson : renderText;
@@ -50,7 +52,18 @@ export function createLogger(opts: {
   });
   // A broken stderr must not crash the operator, and there is nowhere left to report it.
   logger.on('error', () => {});
-  return logger;
+  return adapt(logger);
+}
+
+/** winston behind the project's one Log seam: nothing else in src/ imports winston. */
+function adapt(w: Logger): Log {
+  return {
+    debug: (msg, meta) => void w.debug(msg, meta),
+    info: (msg, meta) => void w.info(msg, meta),
+    warn: (msg, meta) => void w.warn(msg, meta),
+    error: (msg, meta) => void w.error(msg, meta),
+    child: (meta) => adapt(w.child(meta)),
+  };
 }
 
 function renderJson(

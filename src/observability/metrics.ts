@@ -18,6 +18,7 @@ export interface Metrics {
   actions: Counter<'policy' | 'action' | 'outcome'>;
   detectionLatency: Histogram<never>;
   reconcileDuration: Histogram<'controller'>;
+  reconciles: Counter<'controller' | 'result'>;
   watchEvents: Counter<'resource' | 'type'>;
   watchRestarts: Counter<'resource' | 'reason'>;
   lastWatchEvent: Gauge<'resource'>;
@@ -28,8 +29,6 @@ export interface Metrics {
   leader: Gauge<never>;
   buildInfo: Gauge<'version'>;
 }
-
-export type ActionOutcome = 'success' | 'failed' | 'skipped' | 'dry_run';
 
 // Detection is the headline number: from half a millisecond (cache hit, no API call) to 10 s (a
 // backed-up queue). Reconciles add API round trips, so they reach a little further.
@@ -83,6 +82,11 @@ export function createMetrics(opts: { version: string; collectDefault?: boolean 
       buckets: RECONCILE_BUCKETS,
       registers,
     }),
+    reconciles: counter(
+      'deployguard_reconcile_total',
+      'Reconciles by controller and result (success, requeue_after, error: retried with backoff, terminal_error: not retried).',
+      ['controller', 'result'],
+    ),
     watchEvents: counter(
       'deployguard_watch_events_total',
       'Watch events received, by resource and event type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR).',
@@ -191,4 +195,18 @@ export function forgetPolicy(m: Metrics, policy: string): void {
     for (const severity of SEVERITIES) m.violatingPods.remove({ policy: name, severity });
     m.breakerOpen.remove({ policy: name });
   }
+}
+
+/** What the worker runner reports for one controller: duration and outcome of every reconcile. */
+export function reconcileMetrics(
+  m: Metrics,
+  controller: string,
+): { observe(seconds: number, result: string): void } {
+  const c = identifierLabel(controller);
+  return {
+    observe: (seconds, result) => {
+      m.reconcileDuration.observe({ controller: c }, seconds);
+      m.reconciles.inc({ controller: c, result: identifierLabel(result) });
+    },
+  };
 }

@@ -6,8 +6,7 @@
 import type { PolicyAction } from '../api/policy.ts';
 import type { PodView } from '../engine/pod.ts';
 import type { Violation } from '../engine/violation.ts';
-import type { KubeApi } from '../kube/client.ts';
-import { isNotFound, isUidMismatch } from '../kube/errors.ts';
+import type { KubeApi } from '../kube/api.ts';
 import type { EventSpec } from '../report/events.ts';
 
 /** One RBAC rule an action needs; config/rbac/role.yaml must grant the union (a unit test checks). */
@@ -64,49 +63,4 @@ export interface RemediationAction<A extends PolicyAction = PolicyAction> {
 /** `pss.privileged, indicator.reverseShell` for messages. */
 export function ruleList(because: readonly Violation[]): string {
   return [...new Set(because.map((v) => v.rule))].join(', ');
-}
-
-export function podRef(pod: PodView): {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace: string;
-  uid?: string;
-} {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    name: pod.metadata.name,
-    namespace: pod.metadata.namespace,
-    uid: pod.metadata.uid,
-  };
-}
-
-export function podPath(pod: PodView): string {
-  return `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/pods/${encodeURIComponent(pod.metadata.name)}`;
-}
-
-/**
- * Adds labels to the pod. metadata.uid in the patch makes the API server refuse it if the name
- * now belongs to another pod. Returns the pod's new resourceVersion, or 'gone'.
- */
-export async function patchPodLabels(
-  api: KubeApi,
-  pod: PodView,
-  labels: Record<string, string>,
-): Promise<{ resourceVersion?: string } | 'gone'> {
-  try {
-    const written = await api.request<{ metadata?: { resourceVersion?: string } } | undefined>(
-      'PATCH',
-      podPath(pod),
-      {
-        contentType: 'application/merge-patch+json',
-        body: { metadata: { uid: pod.metadata.uid, labels } },
-      },
-    );
-    return { resourceVersion: written?.metadata?.resourceVersion };
-  } catch (err) {
-    if (isNotFound(err) || isUidMismatch(err)) return 'gone';
-    throw err;
-  }
 }

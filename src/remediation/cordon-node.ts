@@ -5,7 +5,9 @@
 import { ANNOTATION_CORDONED_AT, ANNOTATION_CORDONED_BY } from '../api/constants.ts';
 import type { CordonNodeAction } from '../api/policy.ts';
 import { isNotFound, isUidMismatch } from '../kube/errors.ts';
-import { rfc3339 } from '../controllers/pod/annotation-codec.ts';
+import { mergePatch } from '../kube/api.ts';
+import { nodePath } from '../kube/paths.ts';
+import { rfc3339 } from '../kube/wire-time.ts';
 import type { RemediationAction } from './action.ts';
 import { ruleList } from './action.ts';
 
@@ -20,18 +22,15 @@ export const cordonNode: RemediationAction<CordonNodeAction> = {
     if (node.unschedulable) return { kind: 'noop', why: 'node already cordoned' };
     const by = `${ctx.policy}/${pod.metadata.namespace}/${pod.metadata.name}`;
     try {
-      await ctx.api.request('PATCH', `/api/v1/nodes/${encodeURIComponent(node.name)}`, {
-        contentType: 'application/merge-patch+json',
-        body: {
-          metadata: {
-            uid: node.uid,
-            annotations: {
-              [ANNOTATION_CORDONED_BY]: by,
-              [ANNOTATION_CORDONED_AT]: rfc3339(ctx.now),
-            },
+      await mergePatch(ctx.api, nodePath(node.name), {
+        metadata: {
+          uid: node.uid,
+          annotations: {
+            [ANNOTATION_CORDONED_BY]: by,
+            [ANNOTATION_CORDONED_AT]: rfc3339(ctx.now),
           },
-          spec: { unschedulable: true },
         },
+        spec: { unschedulable: true },
       });
     } catch (err) {
       if (isNotFound(err) || isUidMismatch(err)) return { kind: 'noop', why: 'node is gone' };

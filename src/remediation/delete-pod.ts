@@ -5,7 +5,8 @@
 import type { DeletePodAction } from '../api/policy.ts';
 import { isConflict, isNotFound, isTooManyRequests } from '../kube/errors.ts';
 import type { RemediationAction } from './action.ts';
-import { podPath, podRef, ruleList } from './action.ts';
+import { ruleList } from './action.ts';
+import { podPathOf, podRef } from './pod-ref.ts';
 
 /** How long to wait before asking again when a PodDisruptionBudget refuses an eviction. */
 export const EVICTION_RETRY_MS = 30_000;
@@ -28,7 +29,7 @@ export const deletePod: RemediationAction<DeletePodAction> = {
       deleteOptions.gracePeriodSeconds = action.gracePeriodSeconds;
     try {
       if (action.evict) {
-        await ctx.api.request('POST', `${podPath(pod)}/eviction`, {
+        await ctx.api.request('POST', podPathOf(pod, 'eviction'), {
           body: {
             apiVersion: 'policy/v1',
             kind: 'Eviction',
@@ -37,7 +38,7 @@ export const deletePod: RemediationAction<DeletePodAction> = {
           },
         });
       } else {
-        await ctx.api.request('DELETE', podPath(pod), {
+        await ctx.api.request('DELETE', podPathOf(pod), {
           body: { apiVersion: 'v1', kind: 'DeleteOptions', ...deleteOptions },
         });
       }

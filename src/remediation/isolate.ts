@@ -6,8 +6,19 @@
 import { GROUP, LABEL_ISOLATED } from '../api/constants.ts';
 import type { IsolateAction } from '../api/policy.ts';
 import { isAlreadyExists, isNotFound } from '../kube/errors.ts';
+import { resourcePath } from '../kube/paths.ts';
 import type { RemediationAction } from './action.ts';
-import { patchPodLabels, podRef, ruleList } from './action.ts';
+import { ruleList } from './action.ts';
+import { patchPodLabels, podRef } from './pod-ref.ts';
+
+const networkPolicyPath = (namespace: string, name?: string): string =>
+  resourcePath({
+    group: 'networking.k8s.io',
+    version: 'v1',
+    resource: 'networkpolicies',
+    namespace,
+    name,
+  });
 
 export function isolationPolicyName(uid: string): string {
   return `deployguard-isolate-${uid}`;
@@ -32,7 +43,7 @@ export const isolatePod: RemediationAction<IsolateAction> = {
     if (pod.spec.hostNetwork)
       return { kind: 'skipped', why: 'a NetworkPolicy cannot isolate a hostNetwork pod' };
     const npName = isolationPolicyName(uid);
-    const npPath = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/networkpolicies/${npName}`;
+    const npPath = networkPolicyPath(namespace, npName);
     const labelled = pod.metadata.labels[LABEL_ISOLATED] === uid;
     let exists = false;
     try {
@@ -44,28 +55,24 @@ export const isolatePod: RemediationAction<IsolateAction> = {
     if (exists && labelled) return { kind: 'noop', why: 'already isolated' };
     if (!exists) {
       try {
-        await ctx.api.request(
-          'POST',
-          `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/networkpolicies`,
-          {
-            body: {
-              apiVersion: 'networking.k8s.io/v1',
-              kind: 'NetworkPolicy',
-              metadata: {
-                name: npName,
-                namespace,
-                labels: { 'app.kubernetes.io/managed-by': 'deployguard' },
-                annotations: { [`${GROUP}/policy`]: ctx.policy, [`${GROUP}/pod`]: name },
-                ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid }],
-              },
-              spec: {
-                podSelector: { matchLabels: { [LABEL_ISOLATED]: uid } },
-                // Both types with no rules: deny all ingress and all egress.
-                policyTypes: ['Ingress', 'Egress'],
-              },
+        await ctx.api.request('POST', networkPolicyPath(namespace), {
+          body: {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'NetworkPolicy',
+            metadata: {
+              name: npName,
+              namespace,
+              labels: { 'app.kubernetes.io/managed-by': 'deployguard' },
+              annotations: { [`${GROUP}/policy`]: ctx.policy, [`${GROUP}/pod`]: name },
+              ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid }],
+            },
+            spec: {
+              podSelector: { matchLabels: { [LABEL_ISOLATED]: uid } },
+              // Both types with no rules: deny all ingress and all egress.
+              policyTypes: ['Ingress', 'Egress'],
             },
           },
-        );
+        });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
       }

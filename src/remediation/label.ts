@@ -1,7 +1,8 @@
 // Label: adds the policy's labels to the pod (e.g. quarantine=true), for other tooling to select.
 import type { LabelAction } from '../api/policy.ts';
 import type { RemediationAction } from './action.ts';
-import { patchPodLabels, podRef, ruleList } from './action.ts';
+import { ruleList } from './action.ts';
+import { patchPodLabels, podRef } from './pod-ref.ts';
 
 export const labelPod: RemediationAction<LabelAction> = {
   type: 'Label',

@@ -4,8 +4,13 @@
 // and a global token bucket caps new events; both are what client-go's EventCorrelator does.
 import { randomBytes } from 'node:crypto';
 import { REPORTING_CONTROLLER } from '../api/constants.ts';
-import type { KubeApi } from '../kube/client.ts';
-import { rfc3339 } from '../controllers/pod/annotation-codec.ts';
+import { BoundedMap } from '../base/bounded-map.ts';
+import { systemClock, type Clock } from '../base/clock.ts';
+import type { Log } from '../base/log.ts';
+import type { ObjectRef } from '../base/object-ref.ts';
+import { mergePatch, type KubeApi } from '../kube/api.ts';
+import { eventsPath } from '../kube/paths.ts';
+import { rfc3339 } from '../kube/wire-time.ts';
 
 export type EventReason =
   | 'PolicyViolation'
@@ -18,16 +23,8 @@ export type EventReason =
   | 'PolicyInvalid'
   | 'RemediationLoop';
 
-/** The object an event is about. Cluster-scoped objects (Node, policy) have no namespace. */
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace?: string;
-  uid?: string;
-}
-
 export interface EventSpec {
+  /** The object the event is about; cluster-scoped objects (Node, policy) have no namespace. */
   target: ObjectRef;
   type: 'Normal' | 'Warning';
   reason: EventReason;
@@ -57,23 +54,24 @@ export interface EventRecorderOptions {
   api: KubeApi;
   /** reportingInstance: which replica wrote it. */
   instance: string;
-  now?: () => number;
+  clock?: Clock;
   /** A repeat within this window updates the existing event. Default 10 minutes. */
   windowMs?: number;
   /** New events per second, sustained; default 10 with a burst of 100. */
   ratePerSecond?: number;
   burst?: number;
-  log: { warn(m: string, meta?: object): void; debug(m: string, meta?: object): void };
+  log: Pick<Log, 'warn' | 'debug'>;
 }
 
 const MAX_MESSAGE = 1024;
+/** Events remembered for correlation; beyond it the oldest is forgotten (its repeat is a new Event). */
 const MAX_REMEMBERED = 10_000;
 
 export class EventRecorder implements EventSink {
-  private readonly sent = new Map<string, Sent>();
+  private readonly sent = new BoundedMap<string, Sent>(MAX_REMEMBERED);
   private tokens: number;
   private refilledAt: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly windowMs: number;
   private readonly rate: number;
   private readonly burst: number;
@@ -81,12 +79,12 @@ export class EventRecorder implements EventSink {
 
   constructor(opts: EventRecorderOptions) {
     this.opts = opts;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.windowMs = opts.windowMs ?? 10 * 60_000;
     this.rate = opts.ratePerSecond ?? 10;
     this.burst = opts.burst ?? 100;
     this.tokens = this.burst;
-    this.refilledAt = this.now();
+    this.refilledAt = this.clock.now();
   }
 
   /** Events still being written. */
@@ -109,7 +107,7 @@ export class EventRecorder implements EventSink {
     const message =
       e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 1)}…` : e.message;
     const key = `${e.target.kind}\u0000${e.target.namespace ?? ''}\u0000${e.target.name}\u0000${e.target.uid ?? ''}\u0000${e.reason}\u0000${message}`;
-    const t = this.now();
+    const t = this.clock.now();
     const prior = this.sent.get(key);
     let posted: string | undefined;
     try {
@@ -121,14 +119,10 @@ export class EventRecorder implements EventSink {
         }
         prior.count++;
         prior.last = t;
-        await this.opts.api.request(
-          'PATCH',
-          `/api/v1/namespaces/${prior.namespace}/events/${prior.name}`,
-          {
-            contentType: 'application/merge-patch+json',
-            body: { count: prior.count, lastTimestamp: rfc3339(new Date(t)) },
-          },
-        );
+        await mergePatch(this.opts.api, eventsPath(prior.namespace, prior.name), {
+          count: prior.count,
+          lastTimestamp: rfc3339(new Date(t)),
+        });
         return;
       }
       if (!this.take(t)) {
@@ -139,10 +133,9 @@ export class EventRecorder implements EventSink {
       const name = `${e.target.name.slice(0, 200)}.${randomBytes(8).toString('hex')}`;
       const stamp = rfc3339(new Date(t));
       // Remembered before the write: a repeat emitted while it is in flight only bumps the count.
-      if (this.sent.size >= MAX_REMEMBERED) this.prune(t);
       this.sent.set(key, { name, namespace, count: 1, first: t, last: t });
       posted = key;
-      await this.opts.api.request('POST', `/api/v1/namespaces/${namespace}/events`, {
+      await this.opts.api.request('POST', eventsPath(namespace), {
         body: {
           apiVersion: 'v1',
           kind: 'Event',
@@ -184,17 +177,5 @@ export class EventRecorder implements EventSink {
     if (this.tokens < 1) return false;
     this.tokens--;
     return true;
-  }
-
-  private prune(t: number): void {
-    for (const [k, s] of this.sent) if (t - s.first >= this.windowMs) this.sent.delete(k);
-    // Still full: forget the oldest half rather than grow without bound.
-    if (this.sent.size >= MAX_REMEMBERED) {
-      let n = this.sent.size / 2;
-      for (const k of this.sent.keys()) {
-        if (n-- <= 0) break;
-        this.sent.delete(k);
-      }
-    }
   }
 }

@@ -3,12 +3,32 @@
 // discovery once at start. Fail results only, bounded in size; written for the namespaces whose
 // violations changed, at most once per interval, and deleted when a namespace has none left.
 import { asObject, jsonEqual } from '../base/json.ts';
-import type { KubeApi } from '../kube/client.ts';
+import type { Violation } from '../engine/violation.ts';
+import type { KubeApi } from '../kube/api.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.ts';
-import type { ViolatingPods } from '../controllers/pod/violating-pods.ts';
+import { resourcePath } from '../kube/paths.ts';
+
+/** A pod as the reports show it. */
+export interface ReportedPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  violations: readonly Violation[];
+}
+
+/** What the reports are built from: which pods violate now, by namespace (the pod controller's view). */
+export interface ViolationSource {
+  inNamespace(namespace: string): ReportedPod[];
+  /** Namespaces that have violating pods now. */
+  namespaces(): string[];
+  /** Namespaces whose violations changed since the last call. */
+  takeDirtyNamespaces(): string[];
+}
 
 export const REPORT_NAME = 'deployguard';
-const GROUP_VERSION = 'wgpolicyk8s.io/v1alpha2';
+const GROUP = 'wgpolicyk8s.io';
+const VERSION = 'v1alpha2';
+const GROUP_VERSION = `${GROUP}/${VERSION}`;
 /** Results per report: far below etcd's object size limit even with long messages. */
 export const MAX_RESULTS = 1000;
 const MAX_MESSAGE = 512;
@@ -27,7 +47,7 @@ export async function policyReportsServed(api: KubeApi): Promise<boolean> {
 }
 
 export function reportResults(
-  violating: ViolatingPods,
+  violating: ViolationSource,
   namespace: string,
 ): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -61,10 +81,10 @@ export function reportResults(
 export class PolicyReporter {
   private readonly written = new Map<string, unknown[]>();
   private readonly api: KubeApi;
-  private readonly violating: ViolatingPods;
+  private readonly violating: ViolationSource;
   private readonly pending = new Set<string>();
 
-  constructor(opts: { api: KubeApi; violating: ViolatingPods }) {
+  constructor(opts: { api: KubeApi; violating: ViolationSource }) {
     this.api = opts.api;
     this.violating = opts.violating;
   }
@@ -93,9 +113,13 @@ export class PolicyReporter {
     this.written.clear();
     for (const ns of this.violating.namespaces()) this.pending.add(ns);
     const list = asObject(
-      await this.api.request('GET', `/apis/${GROUP_VERSION}/policyreports`, {
-        query: { labelSelector: `${MANAGED_BY}=deployguard` },
-      }),
+      await this.api.request(
+        'GET',
+        resourcePath({ group: GROUP, version: VERSION, resource: 'policyreports' }),
+        {
+          query: { labelSelector: `${MANAGED_BY}=deployguard` },
+        },
+      ),
     );
     for (const item of Array.isArray(list?.items) ? list.items : []) {
       const ns = asObject(asObject(item)?.metadata)?.namespace;
@@ -105,11 +129,16 @@ export class PolicyReporter {
 
   private async syncNamespace(ns: string): Promise<void> {
     const results = reportResults(this.violating, ns);
-    const path = `/apis/${GROUP_VERSION}/namespaces/${encodeURIComponent(ns)}/policyreports`;
+    const path = resourcePath({
+      group: GROUP,
+      version: VERSION,
+      resource: 'policyreports',
+      namespace: ns,
+    });
     if (results.length === 0) {
       if (this.written.get(ns)?.length === 0) return;
       try {
-        await this.api.request('DELETE', `${path}/${REPORT_NAME}`);
+        await this.api.request('DELETE', `${path}/${encodeURIComponent(REPORT_NAME)}`);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -129,9 +158,11 @@ export class PolicyReporter {
       results,
     };
     try {
-      const current = asObject(await this.api.request('GET', `${path}/${REPORT_NAME}`));
+      const current = asObject(
+        await this.api.request('GET', `${path}/${encodeURIComponent(REPORT_NAME)}`),
+      );
       const rv = asObject(current?.metadata)?.resourceVersion;
-      await this.api.request('PUT', `${path}/${REPORT_NAME}`, {
+      await this.api.request('PUT', `${path}/${encodeURIComponent(REPORT_NAME)}`, {
         body: { ...body, metadata: { ...body.metadata, resourceVersion: rv } },
       });
     } catch (err) {

@@ -3,21 +3,18 @@
 // cluster already holds, so they survive restarts and leader changes. Status is written through
 // the status subresource only when it differs from what is there, and at most once per interval
 // per policy: a storm of violations costs one write every couple of seconds, not one per pod.
-import { ACTION_TYPES, POLICY_COLLECTION, type ActionType } from '../api/constants.ts';
-import type { KubeApi } from '../kube/client.ts';
-import { rfc3339 } from '../controllers/pod/annotation-codec.ts';
+import { ACTION_TYPES, GROUP, PLURAL, VERSION, type ActionType } from '../api/constants.ts';
+import { systemClock, type Clock } from '../base/clock.ts';
 import { asObject, jsonEqual } from '../base/json.ts';
+import type { ObjectRef } from '../base/object-ref.ts';
+import { mergePatch, type KubeApi } from '../kube/api.ts';
+import { resourcePath } from '../kube/paths.ts';
+import { rfc3339 } from '../kube/wire-time.ts';
 
 export interface Readiness {
   ready: boolean;
   reason: string;
   message: string;
-}
-
-export interface WorkloadRef {
-  kind: string;
-  namespace: string;
-  name: string;
 }
 
 interface Book {
@@ -27,7 +24,8 @@ interface Book {
   totalViolations: number;
   actions: Record<ActionType, number>;
   lastViolationTime?: string;
-  looping: WorkloadRef[];
+  /** kind, namespace and name of each, as status.loopingWorkloads shows them. */
+  looping: Required<Pick<ObjectRef, 'kind' | 'namespace' | 'name'>>[];
   /** The status as last written by us or observed in the cluster. */
   current: Record<string, unknown>;
   lastWriteAt: number;
@@ -39,18 +37,18 @@ export interface StatusInputs {
 }
 
 const MAX_LOOPING = 32;
-const resourcePath = (name: string): string =>
-  `${POLICY_COLLECTION}/${encodeURIComponent(name)}/status`;
+const statusPath = (name: string): string =>
+  resourcePath({ group: GROUP, version: VERSION, resource: PLURAL, name, subresource: 'status' });
 
 export class PolicyStatusBook {
   private readonly books = new Map<string, Book>();
   private readonly api: KubeApi;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly minIntervalMs: number;
 
-  constructor(opts: { api: KubeApi; now?: () => number; minIntervalMs?: number }) {
+  constructor(opts: { api: KubeApi; clock?: Clock; minIntervalMs?: number }) {
     this.api = opts.api;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.minIntervalMs = opts.minIntervalMs ?? 2000;
   }
 
@@ -118,7 +116,8 @@ export class PolicyStatusBook {
   }
 
   /** Returns true the first time this workload is reported for the policy. */
-  looping(name: string, w: WorkloadRef): boolean {
+  looping(name: string, workload: Pick<ObjectRef, 'kind' | 'namespace' | 'name'>): boolean {
+    const w = { kind: workload.kind, namespace: workload.namespace ?? '', name: workload.name };
     const b = this.books.get(name);
     if (!b) return false;
     if (
@@ -148,7 +147,7 @@ export class PolicyStatusBook {
     const transition =
       prior && prior.status === ready && typeof prior.lastTransitionTime === 'string'
         ? prior.lastTransitionTime
-        : rfc3339(new Date(this.now()));
+        : rfc3339(new Date(this.clock.now()));
     const totalActions = ACTION_TYPES.reduce((n, t) => n + b.actions[t], 0);
     const status: Record<string, unknown> = {
       observedGeneration: b.generation,
@@ -181,7 +180,7 @@ export class PolicyStatusBook {
   ): Promise<{ written: string[]; failed: [string, Error][] }> {
     const written: string[] = [];
     const failed: [string, Error][] = [];
-    const t = this.now();
+    const t = this.clock.now();
     for (const b of this.books.values()) {
       const want = this.desired(b.name, inputs);
       if (!want || jsonEqual(want, b.current)) continue;
@@ -190,10 +189,7 @@ export class PolicyStatusBook {
       b.lastWriteAt = t;
       try {
         // A merge patch of the whole status: nobody else writes it, and it needs no resourceVersion.
-        await this.api.request('PATCH', resourcePath(b.name), {
-          contentType: 'application/merge-patch+json',
-          body: { status: want },
-        });
+        await mergePatch(this.api, statusPath(b.name), { status: want });
         b.current = want;
         written.push(b.name);
       } catch (err) {

@@ -4,15 +4,12 @@
 // nodes does not matter), every write carries the resourceVersion we read, and a leader that
 // cannot renew within renewDeadline stops at once. The Lease JSON is written by hand because
 // @kubernetes/client-node 2.0.1 serialises MicroTime with milliseconds, which the server rejects.
-import type { KubeApi } from '../kube/client.ts';
+import { systemClock, type Clock } from '../base/clock.ts';
+import type { Log } from '../base/log.ts';
+import type { KubeApi } from '../kube/api.ts';
+import { resourcePath } from '../kube/paths.ts';
+import { microTime } from '../kube/wire-time.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.ts';
-
-export interface LeaderElectionLog {
-  info(m: string, meta?: object): void;
-  warn(m: string, meta?: object): void;
-  error(m: string, meta?: object): void;
-  debug(m: string, meta?: object): void;
-}
 
 export interface LeaderElectionOptions {
   api: KubeApi;
@@ -26,11 +23,9 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** Interval between attempts. Default 2 000. */
   retryPeriodMs?: number;
-  now?: () => number;
-  /** Resolves after ms, or early once signal aborts. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  clock?: Clock;
   random?: () => number;
-  log: LeaderElectionLog;
+  log: Pick<Log, 'debug' | 'info' | 'warn' | 'error'>;
   onStartedLeading: () => void;
   /**
    * Called once when leadership is LOST (renewal failed past renewDeadline, or another holder
@@ -61,14 +56,6 @@ interface Lease {
 /** client-go's JitterUntil factor while campaigning, so candidates don't retry in lockstep. */
 const JITTER_FACTOR = 1.2;
 
-/** RFC 3339 with exactly 6 fractional digits and 'Z', as metav1.MicroTime serialises. */
-export function microTime(ms: number): string {
-  const whole = Math.floor(ms);
-  const micros = Math.min(999, Math.max(0, Math.floor((ms - whole) * 1000)));
-  const iso = new Date(whole).toISOString(); // throws RangeError on non-finite input
-  return iso.replace(/\.(\d{3})Z$/, `.$1${String(micros).padStart(3, '0')}Z`);
-}
-
 /** Identity of a lease record for change detection: what client-go compares (not metadata). */
 function recordKey(spec: LeaseSpec | undefined): string {
   return JSON.stringify([
@@ -84,25 +71,12 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const sleepFor = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-
 export class LeaderElector {
   private readonly o: LeaderElectionOptions;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly path: string;
 
@@ -129,22 +103,26 @@ export class LeaderElector {
     if (!(this.renewDeadlineMs > JITTER_FACTOR * this.retryPeriodMs))
       throw new RangeError(`renewDeadlineMs must be greater than ${JITTER_FACTOR} * retryPeriodMs`);
     if (!opts.identity) throw new RangeError('identity must not be empty');
-    this.now = opts.now ?? Date.now;
-    this.sleep = opts.sleep ?? sleepFor;
+    this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
-    const ns = encodeURIComponent(opts.namespace);
-    this.path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${encodeURIComponent(opts.name)}`;
+    this.path = resourcePath({
+      group: 'coordination.k8s.io',
+      version: 'v1',
+      resource: 'leases',
+      namespace: opts.namespace,
+      name: opts.name,
+    });
   }
 
   /** True only while leading AND the last renewal is younger than renewDeadline: guard writes with it. */
   isLeader(): boolean {
-    return this.leading && this.now() - this.lastRenewSuccess < this.renewDeadlineMs;
+    return this.leading && this.clock.now() - this.lastRenewSuccess < this.renewDeadlineMs;
   }
 
   /** How much longer this replica may act without another successful renewal (0: not leading). */
   remainingMs(): number {
     if (!this.leading) return 0;
-    return Math.max(0, this.renewDeadlineMs - (this.now() - this.lastRenewSuccess));
+    return Math.max(0, this.renewDeadlineMs - (this.clock.now() - this.lastRenewSuccess));
   }
 
   /**
@@ -189,7 +167,7 @@ export class LeaderElector {
     await this.inFlight;
     const lease = this.observed;
     if (lease?.spec?.holderIdentity !== this.o.identity) return;
-    const now = this.now();
+    const now = this.clock.now();
     const spec: LeaseSpec = {
       ...lease.spec,
       leaseDurationSeconds: 1,
@@ -222,7 +200,7 @@ export class LeaderElector {
       identity: this.o.identity,
     });
     while (!signal.aborted) {
-      const start = this.now();
+      const start = this.clock.now();
       const ok = await this.attempt(signal, this.renewDeadlineMs);
       if (signal.aborted) return false; // we may hold it now; release() can still clear it
       if (ok) {
@@ -232,7 +210,7 @@ export class LeaderElector {
         return true;
       }
       const jitter = this.random() * JITTER_FACTOR * this.retryPeriodMs;
-      await this.sleep(this.retryPeriodMs + jitter, signal);
+      await this.clock.sleep(this.retryPeriodMs + jitter, signal);
     }
     return false;
   }
@@ -240,11 +218,11 @@ export class LeaderElector {
   /** Renews every retryPeriod until leadership is lost (true) or the signal aborts (false). */
   private async renew(signal: AbortSignal): Promise<boolean> {
     for (;;) {
-      await this.sleep(this.retryPeriodMs, signal);
+      await this.clock.sleep(this.retryPeriodMs, signal);
       if (signal.aborted) return false;
-      const remaining = this.lastRenewSuccess + this.renewDeadlineMs - this.now();
+      const remaining = this.lastRenewSuccess + this.renewDeadlineMs - this.clock.now();
       if (remaining > 0) {
-        const start = this.now();
+        const start = this.clock.now();
         const ok = await this.attempt(signal, remaining);
         if (signal.aborted) return false;
         if (ok) {
@@ -254,7 +232,7 @@ export class LeaderElector {
         const holder = this.observed?.spec?.holderIdentity ?? '';
         if (
           holder === this.o.identity &&
-          this.now() - this.lastRenewSuccess < this.renewDeadlineMs
+          this.clock.now() - this.lastRenewSuccess < this.renewDeadlineMs
         ) {
           this.o.log.warn('failed to renew leader lease; retrying', { identity: this.o.identity });
           continue;
@@ -264,7 +242,7 @@ export class LeaderElector {
       this.o.log.error('lost leader lease', {
         identity: this.o.identity,
         holder: this.observed?.spec?.holderIdentity ?? '',
-        sinceLastRenewMs: this.now() - this.lastRenewSuccess,
+        sinceLastRenewMs: this.clock.now() - this.lastRenewSuccess,
       });
       return true;
     }
@@ -281,7 +259,7 @@ export class LeaderElector {
         return false;
       });
       this.inFlight = tried;
-      const timedOut = this.sleep(limitMs, ctl.signal).then(
+      const timedOut = this.clock.sleep(limitMs, ctl.signal).then(
         () => false,
         () => false,
       );
@@ -299,7 +277,7 @@ export class LeaderElector {
   /** client-go's tryAcquireOrRenew: GET (or create), respect a valid foreign holder, PUT with the read resourceVersion. */
   private async tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
     const api = this.o.api;
-    const now = this.now();
+    const now = this.clock.now();
     let lease: Lease;
     try {
       lease = await api.request<Lease>('GET', this.path, { timeoutMs, signal });
@@ -373,7 +351,7 @@ export class LeaderElector {
     const key = recordKey(lease.spec);
     if (key !== this.observedKey) {
       this.observedKey = key;
-      this.observedTime = this.now();
+      this.observedTime = this.clock.now();
     }
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder !== '' && holder !== this.reportedLeader) {
@@ -389,7 +367,7 @@ export class LeaderElector {
     const seconds = this.observed?.spec?.leaseDurationSeconds;
     const durationMs =
       typeof seconds === 'number' && seconds > 0 ? seconds * 1000 : this.leaseDurationMs;
-    return this.now() < this.observedTime + durationMs;
+    return this.clock.now() < this.observedTime + durationMs;
   }
 
   private callback(name: string, fn: () => void): void {

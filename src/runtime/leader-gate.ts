@@ -13,7 +13,7 @@ import {
   type Verb,
   type WatchEvent,
   type WatchOptions,
-} from '../kube/client.ts';
+} from '../kube/api.ts';
 
 export class NotLeaderError extends Error {
   constructor(verb: string, path: string) {

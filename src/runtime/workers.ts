@@ -1,45 +1,54 @@
 // Bounded worker loops over a WorkQueue, in controller-runtime's shape: only a TerminalError
 // stops retrying a key; any other failure is retried with the queue's per-key backoff. Nothing
-// a reconcile does (throwing, rejecting, returning junk) can escape and stop a worker.
+// a reconcile does (throwing, rejecting, returning junk) can escape and stop a worker. The runner
+// gives each reconcile its ID and logger and measures it, so reconcilers contain only their domain.
+import { errorMessage, type Log } from '../base/log.ts';
+import type {
+  ReconcileFn,
+  ReconcileMetrics,
+  ReconcileOutcome,
+  ReconcileResult,
+} from './reconcile.ts';
+import { TerminalError } from './reconcile.ts';
 import type { WorkQueue } from './workqueue.ts';
 
-/** Thrown by a reconcile to say "retrying cannot help": the key is forgotten, not requeued. */
-export class TerminalError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'TerminalError';
-  }
-}
+export { TerminalError } from './reconcile.ts';
+export type { ReconcileFn, ReconcileResult } from './reconcile.ts';
 
-export interface ReconcileResult {
-  /** Look at the key again after this long, even if nothing changes. */
-  requeueAfterMs?: number;
-}
+/** What the runner logs through; a Log without child() is enough. */
+export type WorkerLog = Pick<Log, 'error' | 'warn' | 'debug'> & Partial<Pick<Log, 'child'>>;
 
-export type ReconcileFn<K> = (key: K) => Promise<ReconcileResult | void>;
+// Reconcile IDs: a random per-process prefix and a counter. Unique within a process and across
+// replicas with overwhelming probability, for the cost of an increment (crypto.randomBytes per
+// reconcile was 5 % of the operator's CPU at 100 pods/s).
+const ID_PREFIX = Math.floor(Math.random() * 0x1000000)
+  .toString(16)
+  .padStart(6, '0');
+let idCounter = 0;
 
-export interface WorkerLog {
-  error(msg: string, meta?: object): void;
-  warn(msg: string, meta?: object): void;
-  debug(msg: string, meta?: object): void;
+export function nextReconcileId(): string {
+  idCounter = (idCounter + 1) % 0x1000000000;
+  return ID_PREFIX + idCounter.toString(16).padStart(6, '0');
 }
 
 export interface WorkerOptions {
   /** Retries per key before it is logged, forgotten and dropped. Default: retry forever. */
   maxRetries?: number;
+  /** Duration and outcome of every reconcile. */
+  metrics?: ReconcileMetrics;
+  /** The log field that names the key: `pod`, `policy`. Default `key`. */
+  keyField?: string;
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  try {
-    return String(err);
-  } catch {
-    return 'unprintable error';
-  }
-}
+const describe = errorMessage;
 
 /** A logger that throws must not take a worker down with it. */
-function safeLog(log: WorkerLog, level: keyof WorkerLog, msg: string, meta: object): void {
+function safeLog(
+  log: WorkerLog,
+  level: 'error' | 'warn' | 'debug',
+  msg: string,
+  meta: object,
+): void {
   try {
     log[level](msg, meta);
   } catch {
@@ -47,43 +56,55 @@ function safeLog(log: WorkerLog, level: keyof WorkerLog, msg: string, meta: obje
   }
 }
 
-/** What to do with a key once its reconcile has finished or failed. */
-async function reconcileOne<K extends string>(
-  queue: WorkQueue<K>,
-  key: K,
-  reconcile: ReconcileFn<K>,
-  log: WorkerLog,
-  maxRetries: number,
-): Promise<void> {
-  let result: ReconcileResult | void;
+/** The reconcile's own logger: every line carries its ID and key. */
+function contextLog(log: WorkerLog, meta: object): Log {
   try {
-    result = await reconcile(key);
-  } catch (err) {
-    if (err instanceof TerminalError) {
-      queue.forget(key);
-      safeLog(log, 'error', 'reconcile failed permanently; not retrying', {
-        key,
-        error: describe(err),
-      });
-      return;
-    }
-    const retries = queue.numRequeues(key);
-    if (retries >= maxRetries) {
-      queue.forget(key);
-      safeLog(log, 'error', 'reconcile failed too often; dropping key', {
-        key,
-        retries,
-        error: describe(err),
-      });
-      return;
-    }
-    queue.addRateLimited(key);
-    safeLog(log, 'warn', 'reconcile failed; will retry', {
-      key,
-      retries: retries + 1,
-      error: describe(err),
+    const child = log.child?.(meta);
+    if (child) return child;
+  } catch {
+    // fall through to a wrapper
+  }
+  const wrap =
+    (level: 'error' | 'warn' | 'debug') =>
+    (msg: string, m?: object): void =>
+      safeLog(log, level, msg, { ...meta, ...m });
+  const self: Log = {
+    error: wrap('error'),
+    warn: wrap('warn'),
+    debug: wrap('debug'),
+    info: wrap('debug'),
+    child: (more) => contextLog(log, { ...meta, ...more }),
+  };
+  return self;
+}
+
+interface Runner<K extends string> {
+  queue: WorkQueue<K>;
+  reconcile: ReconcileFn<K>;
+  log: WorkerLog;
+  maxRetries: number;
+  metrics?: ReconcileMetrics;
+  keyField: string;
+}
+
+/** Reconciles one key and decides what happens to it next; never throws. */
+async function reconcileOne<K extends string>(r: Runner<K>, key: K): Promise<void> {
+  const { queue, log } = r;
+  const id = nextReconcileId();
+  const started = performance.now();
+  let outcome: ReconcileOutcome = 'success';
+  let result: ReconcileResult | void = undefined;
+  try {
+    result = await r.reconcile(key, {
+      id,
+      log: contextLog(log, { reconcileID: id, [r.keyField]: key }),
     });
+  } catch (err) {
+    outcome = err instanceof TerminalError ? 'terminal_error' : 'error';
+    failed(r, key, err);
     return;
+  } finally {
+    observe(r, started, outcome, result);
   }
   queue.forget(key);
   const after = result?.requeueAfterMs;
@@ -91,6 +112,48 @@ async function reconcileOne<K extends string>(
     queue.addAfter(key, Math.max(0, after));
     safeLog(log, 'debug', 'reconcile asked to requeue', { key, afterMs: after });
   }
+}
+
+function observe<K extends string>(
+  r: Runner<K>,
+  started: number,
+  outcome: ReconcileOutcome,
+  result: ReconcileResult | void,
+): void {
+  const requeues = outcome === 'success' && typeof result?.requeueAfterMs === 'number';
+  try {
+    r.metrics?.observe((performance.now() - started) / 1000, requeues ? 'requeue_after' : outcome);
+  } catch {
+    // A metric is never worth a worker.
+  }
+}
+
+function failed<K extends string>(r: Runner<K>, key: K, err: unknown): void {
+  const { queue, log } = r;
+  if (err instanceof TerminalError) {
+    queue.forget(key);
+    safeLog(log, 'error', 'reconcile failed permanently; not retrying', {
+      key,
+      error: describe(err),
+    });
+    return;
+  }
+  const retries = queue.numRequeues(key);
+  if (retries >= r.maxRetries) {
+    queue.forget(key);
+    safeLog(log, 'error', 'reconcile failed too often; dropping key', {
+      key,
+      retries,
+      error: describe(err),
+    });
+    return;
+  }
+  queue.addRateLimited(key);
+  safeLog(log, 'warn', 'reconcile failed; will retry', {
+    key,
+    retries: retries + 1,
+    error: describe(err),
+  });
 }
 
 /**
@@ -108,13 +171,20 @@ export async function runWorkers<K extends string>(
   if (!Number.isInteger(workers) || workers < 1) {
     throw new RangeError(`workers must be a positive integer, got ${workers}`);
   }
-  const maxRetries = opts.maxRetries ?? Infinity;
+  const runner: Runner<K> = {
+    queue,
+    reconcile,
+    log,
+    maxRetries: opts.maxRetries ?? Infinity,
+    metrics: opts.metrics,
+    keyField: opts.keyField ?? 'key',
+  };
   const loop = async (): Promise<void> => {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
       try {
-        await reconcileOne(queue, key, reconcile, log, maxRetries);
+        await reconcileOne(runner, key);
       } catch (err) {
         // Only reachable if the queue itself misbehaves; keep the worker alive regardless.
         safeLog(log, 'error', 'worker failed handling key', { key, error: describe(err) });
@@ -124,4 +194,29 @@ export async function runWorkers<K extends string>(
     }
   };
   await Promise.all(Array.from({ length: workers }, loop));
+}
+
+/**
+ * Reconciles one key outside the worker loops, with the same ID, metrics and retry handling (a
+ * failure leaves the key queued with backoff). For a controller's initial pass before its workers
+ * start.
+ */
+export async function runOnce<K extends string>(
+  queue: WorkQueue<K>,
+  key: K,
+  reconcile: ReconcileFn<K>,
+  log: WorkerLog,
+  opts: WorkerOptions = {},
+): Promise<void> {
+  await reconcileOne(
+    {
+      queue,
+      reconcile,
+      log,
+      maxRetries: opts.maxRetries ?? Infinity,
+      metrics: opts.metrics,
+      keyField: opts.keyField ?? 'key',
+    },
+    key,
+  );
 }

@@ -2,6 +2,7 @@
 // level-based reconciling needs only "this key needs a look", so a key waiting is queued once,
 // a key is never handed to two workers at once, and a key added while being processed is
 // queued again when its worker calls done(). Delays and the clock are injectable for tests.
+import { systemClock, type Clock } from '../base/clock.ts';
 
 export interface RateLimiterOptions {
   /** First retry delay; each further failure doubles it. Default 5 ms. */
@@ -17,21 +18,11 @@ export interface WorkQueueMetrics {
   retry(): void;
 }
 
-export interface Timer {
-  cancel(): void;
-}
-
 export interface WorkQueueOptions {
   rateLimiter?: RateLimiterOptions;
   metrics?: WorkQueueMetrics;
-  now?: () => number;
-  setTimer?: (fn: () => void, ms: number) => Timer;
+  clock?: Clock;
 }
-
-const realTimer = (fn: () => void, ms: number): Timer => {
-  const t = setTimeout(fn, ms);
-  return { cancel: () => clearTimeout(t) };
-};
 
 /** Per-item exponential backoff: base * 2^failures, capped (client-go's ItemExponentialFailureRateLimiter). */
 export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: number): number {
@@ -48,7 +39,7 @@ export class WorkQueue<K extends string = string> {
   private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();
   /** Delayed adds: the earliest time each key is due and the timer that will add it. */
-  private readonly delayed = new Map<K, { readyAt: number; timer: Timer }>();
+  private readonly delayed = new Map<K, { readyAt: number; timer: { cancel(): void } }>();
   private readonly failures = new Map<K, number>();
   private readonly waiters: ((key: K | undefined) => void)[] = [];
   private readonly drainWaiters: (() => void)[] = [];
@@ -57,15 +48,13 @@ export class WorkQueue<K extends string = string> {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly metrics: WorkQueueMetrics | undefined;
-  private readonly now: () => number;
-  private readonly setTimer: (fn: () => void, ms: number) => Timer;
+  private readonly clock: Clock;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.baseDelayMs = opts.rateLimiter?.baseDelayMs ?? 5;
     this.maxDelayMs = opts.rateLimiter?.maxDelayMs ?? 300_000;
     this.metrics = opts.metrics;
-    this.now = opts.now ?? Date.now;
-    this.setTimer = opts.setTimer ?? realTimer;
+    this.clock = opts.clock ?? systemClock;
   }
 
   add(key: K): void {
@@ -82,14 +71,14 @@ export class WorkQueue<K extends string = string> {
       this.add(key);
       return;
     }
-    const readyAt = this.now() + ms;
+    const readyAt = this.clock.now() + ms;
     const pending = this.delayed.get(key);
     // Like client-go, the earliest due time wins: a later addAfter never postpones a key.
     if (pending) {
       if (pending.readyAt <= readyAt) return;
       pending.timer.cancel();
     }
-    const timer = this.setTimer(() => {
+    const timer = this.clock.setTimer(() => {
       if (this.delayed.get(key)?.timer !== timer) return;
       this.delayed.delete(key);
       this.add(key);
@@ -146,7 +135,7 @@ export class WorkQueue<K extends string = string> {
     if (this.processing.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       let settled = false;
-      const timer = this.setTimer(() => {
+      const timer = this.clock.setTimer(() => {
         if (settled) return;
         settled = true;
         resolve(false);

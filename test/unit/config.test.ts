@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseBindAddress, parseConfig, parseDuration, RUN_USAGE } from '../../src/config.ts';
+import { parseBindAddress } from '../../src/base/bind-address.ts';
+import { parseConfig, parseDuration, RUN_USAGE } from '../../src/config.ts';
 import type { Config, ConfigResult } from '../../src/config.ts';
 
 const HOST = { hostname: 'op-7f9c', randomId: 'a1b2c3' };

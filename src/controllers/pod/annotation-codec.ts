@@ -10,6 +10,7 @@ import {
   type Severity,
 } from '../../api/constants.ts';
 import type { Violation } from '../../engine/violation.ts';
+import { isRfc3339, rfc3339 } from '../../kube/wire-time.ts';
 
 /** One entry of the annotation: which policy's rule fired, at what severity. */
 export interface RecordedViolation {
@@ -129,10 +130,7 @@ export function recordPatch(
   const value = encodeRecorded(now);
   // RFC 3339 only: anyone who can patch the pod can write this annotation.
   const validDetectedAt =
-    trusted &&
-    recorded.detectedAt !== undefined &&
-    RFC3339.test(recorded.detectedAt) &&
-    !Number.isNaN(Date.parse(recorded.detectedAt));
+    trusted && recorded.detectedAt !== undefined && isRfc3339(recorded.detectedAt);
   if (recorded.annotation === value && validDetectedAt && recorded.label === 'true')
     return undefined;
   const annotations: Record<string, string | null> = {
@@ -141,13 +139,6 @@ export function recordPatch(
   };
   if (uid !== undefined) annotations[ANNOTATION_RECORDED_UID] = uid;
   return { metadata: { annotations, labels: { [LABEL_VIOLATING]: 'true' } } };
-}
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/** RFC 3339 in seconds, as Kubernetes writes metav1.Time. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function cmp(a: string, b: string): number {

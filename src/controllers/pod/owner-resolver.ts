@@ -1,32 +1,37 @@
 // The workload a person would fix: a pod's ReplicaSet is an implementation detail of its
 // Deployment, so a delete/recreate loop is reported on the Deployment when there is one.
-import type { KubeApi } from '../../kube/client.ts';
 import { asObject } from '../../base/json.ts';
+import type { ObjectRef } from '../../base/object-ref.ts';
+import type { OwnerReference } from '../../engine/pod.ts';
+import type { KubeApi } from '../../kube/api.ts';
+import { resourcePath } from '../../kube/paths.ts';
+import type { WorkloadResolver } from '../../remediation/remediator.ts';
 
-export interface WorkloadRef {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-}
-
-export interface OwnerResolver {
-  workload(namespace: string, owner: WorkloadRef): Promise<WorkloadRef>;
-}
-
-export class ApiOwnerResolver implements OwnerResolver {
+export class ApiOwnerResolver implements WorkloadResolver {
   private readonly api: KubeApi;
   constructor(api: KubeApi) {
     this.api = api;
   }
 
-  async workload(namespace: string, owner: WorkloadRef): Promise<WorkloadRef> {
-    if (owner.kind !== 'ReplicaSet' || !owner.apiVersion.startsWith('apps/')) return owner;
+  async workload(namespace: string, owner: OwnerReference): Promise<ObjectRef> {
+    const fallback: ObjectRef = {
+      apiVersion: owner.apiVersion,
+      kind: owner.kind,
+      name: owner.name,
+      uid: owner.uid,
+    };
+    if (owner.kind !== 'ReplicaSet' || !owner.apiVersion.startsWith('apps/')) return fallback;
     try {
       const rs = asObject(
         await this.api.request(
           'GET',
-          `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets/${encodeURIComponent(owner.name)}`,
+          resourcePath({
+            group: 'apps',
+            version: 'v1',
+            resource: 'replicasets',
+            namespace,
+            name: owner.name,
+          }),
         ),
       );
       const refs = asObject(rs?.metadata)?.ownerReferences;
@@ -44,6 +49,6 @@ export class ApiOwnerResolver implements OwnerResolver {
     } catch {
       // Report on the ReplicaSet: less helpful, never wrong.
     }
-    return owner;
+    return fallback;
   }
 }

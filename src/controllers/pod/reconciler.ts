@@ -1,20 +1,25 @@
 // reconcile(podKey): read the cache, judge the pod, record the verdict on it (only the
 // difference), then act through the guards. Level-based: the queue holds keys, never events, so
 // a replayed or duplicated event, a resync or a restart finds the pod already as it should be and
-// writes nothing. Recording and acting live in violation-recorder.ts and remediator.ts.
-import { randomBytes } from 'node:crypto';
-import type { Logger } from 'winston';
+// writes nothing. Announcing, recording and acting live in announcer.ts, record-writer.ts and
+// remediation/remediator.ts; this file only sequences them.
+import { systemClock, type Clock } from '../../base/clock.ts';
+import type { Log } from '../../base/log.ts';
 import { evaluate } from '../../engine/evaluate.ts';
 import type { Violation } from '../../engine/violation.ts';
-import type { KubeApi } from '../../kube/client.ts';
+import type { KubeApi } from '../../kube/api.ts';
 import type { Store } from '../../kube/store.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { NodeInfo } from '../../remediation/action.ts';
 import type { Guards } from '../../remediation/guards.ts';
+import { Remediator, type WorkloadResolver } from '../../remediation/remediator.ts';
 import type { EventSink } from '../../report/events.ts';
 import type { PolicyStatusBook } from '../../report/policy-status.ts';
-import type { CachedPod, NamespaceInfo } from '../cached-objects.ts';
-import type { OwnerResolver } from './owner-resolver.ts';
+import {
+  TerminalError,
+  type ReconcileContext,
+  type ReconcileResult,
+} from '../../runtime/reconcile.ts';
 import type { PolicyRegistry } from '../policy/registry.ts';
 import {
   decodeRecorded,
@@ -22,10 +27,13 @@ import {
   type RecordedState,
   type RecordedViolation,
 } from './annotation-codec.ts';
-import { Remediator } from '../../remediation/remediator.ts';
-import { MAX_TRACKED, ViolationRecorder } from './announcer.ts';
+import { Announcer } from './announcer.ts';
+import type { CachedPod } from './cached-pod.ts';
+import type { NamespaceInfo } from './cached-namespace.ts';
+import { PendingEvents } from './pending-events.ts';
+import { PodMemory } from './pod-memory.ts';
+import { RecordWriter } from './record-writer.ts';
 import type { ViolatingPods } from './violating-pods.ts';
-import type { ReconcileResult } from '../../runtime/workers.ts';
 
 export interface PodReconcilerDeps {
   api: KubeApi;
@@ -37,9 +45,10 @@ export interface PodReconcilerDeps {
   guards: Guards;
   events: EventSink;
   status: PolicyStatusBook;
-  owners: OwnerResolver;
+  owners: WorkloadResolver;
   metrics: Metrics;
-  log: Logger;
+  /** Where rule errors are logged (they are bugs, not verdicts). */
+  log: Log;
   dryRun: boolean;
   /**
    * False when this operator loads only some policies (--policy-selector): annotation entries of
@@ -49,7 +58,7 @@ export interface PodReconcilerDeps {
   ownsAllPolicies: boolean;
   /** False once this replica stopped leading: then nothing is counted or announced any more. */
   isLeader?: () => boolean;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -64,80 +73,70 @@ function trustedRecord(pod: { metadata: { uid?: string } }, r: RecordedState): R
 const NAMESPACE_WAIT_MS = 5000;
 
 export class PodReconciler {
-  /** When the event that a pod's pending reconcile is about arrived (for detection latency). */
-  private readonly pendingSince = new Map<string, number>();
-  /** Last state of pods deleted before they were reconciled: short-lived attack pods. */
-  private readonly gone = new Map<string, CachedPod>();
-  private readonly recorder: ViolationRecorder;
+  private readonly pending = new PendingEvents();
+  private readonly memory = new PodMemory();
+  private readonly announcer: Announcer;
+  private readonly writer: RecordWriter;
   private readonly remediator: Remediator;
-  private readonly d: PodReconcilerDeps;
-  private readonly now: () => number;
+  private readonly deps: PodReconcilerDeps;
+  private readonly clock: Clock;
 
   constructor(deps: PodReconcilerDeps) {
-    this.d = deps;
-    this.now = deps.now ?? Date.now;
-    this.recorder = new ViolationRecorder({ ...deps, now: this.now });
-    this.remediator = new Remediator({ ...deps, now: this.now });
+    this.deps = deps;
+    const clock = (this.clock = deps.clock ?? systemClock);
+    const memory = this.memory;
+    this.announcer = new Announcer({ ...deps, memory, clock });
+    this.writer = new RecordWriter({
+      api: deps.api,
+      knowsPolicy: (name) => deps.policies.get(name) !== undefined,
+      memory,
+      ownsAllPolicies: deps.ownsAllPolicies,
+      clock,
+    });
+    this.remediator = new Remediator({ ...deps, memory: (uid) => memory.actions(uid), clock });
   }
 
   /** From the pod reflector's handler: remember when the change arrived, and the last state of a deleted pod. */
   observed(key: string, receivedAt: number, deleted?: CachedPod): void {
-    if (!this.pendingSince.has(key)) {
-      if (this.pendingSince.size >= MAX_TRACKED) this.pendingSince.clear();
-      this.pendingSince.set(key, receivedAt);
-    }
-    if (deleted) {
-      if (this.gone.size >= MAX_TRACKED) this.gone.clear();
-      this.gone.set(key, deleted);
-    }
+    this.pending.arrived(key, receivedAt);
+    if (deleted) this.pending.deleted(key, deleted);
   }
 
-  async reconcile(key: string): Promise<ReconcileResult | void> {
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     // A demoted leader's workers may still hold a key: no metric, Event or status count from it.
-    if (this.d.isLeader && !this.d.isLeader()) return;
-    const started = performance.now();
-    const log = this.d.log.child({ reconcileID: randomBytes(6).toString('hex'), pod: key });
-    try {
-      const cached = this.d.pods.get(key);
-      // A pod deleted (and perhaps recreated under its name) before we saw it is still announced.
-      const last = this.gone.get(key);
-      if (last) {
-        this.gone.delete(key);
-        if (last.view.metadata.uid !== cached?.view.metadata.uid)
-          await this.reconcileGone(key, last, log, cached === undefined);
-      }
-      if (!cached) {
-        this.pendingSince.delete(key);
-        this.d.violating.delete(key);
-        return;
-      }
-      return await this.reconcileLive(key, cached, log);
-    } finally {
-      this.d.metrics.reconcileDuration.observe(
-        { controller: 'pod' },
-        (performance.now() - started) / 1000,
-      );
+    if (this.deps.isLeader && !this.deps.isLeader()) return;
+    const cached = this.deps.pods.get(key);
+    // A pod deleted (and perhaps recreated under its name) before we saw it is still announced.
+    const last = this.pending.takeDeparted(key);
+    if (last && last.view.metadata.uid !== cached?.view.metadata.uid)
+      this.reconcileGone(key, last, ctx.log, cached === undefined);
+    if (!cached) {
+      this.pending.takeArrival(key);
+      this.deps.violating.delete(key);
+      return;
     }
+    return this.reconcileLive(key, cached, ctx.log);
   }
 
   private observeLatency(since: number | undefined): void {
     if (since !== undefined)
-      this.d.metrics.detectionLatency.observe(Math.max(0, this.now() - since) / 1000);
+      this.deps.metrics.detectionLatency.observe(Math.max(0, this.clock.now() - since) / 1000);
   }
 
   private judge(cached: CachedPod): { violations: Violation[]; waiting: boolean } {
     const pod = cached.view;
-    const ns = this.d.namespaces.get(pod.metadata.namespace);
-    const evaluation = evaluate(pod, this.d.policies.ready(), {
+    const ns = this.deps.namespaces.get(pod.metadata.namespace);
+    const now = this.clock.now();
+    const evaluation = evaluate(pod, this.deps.policies.ready(), {
       namespaceLabels: ns?.labels ?? {},
-      now: new Date(this.now()),
+      now: new Date(now),
       trustCreationTimestamp: true,
       truncated: cached.truncated,
     });
-    this.d.metrics.podsEvaluated.inc();
+    this.deps.metrics.podsEvaluated.inc();
     for (const e of evaluation.errors.slice(0, 8)) {
       // A rule that could not run is a bug in the engine, not a verdict: loud, never silent.
-      this.d.log.error('rule could not be evaluated', {
+      this.deps.log.error('rule could not be evaluated', {
         pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
         policy: e.policy,
         rule: e.rule,
@@ -147,8 +146,8 @@ export class PodReconciler {
     const created = Date.parse(pod.metadata.creationTimestamp ?? '');
     const waiting =
       !ns &&
-      this.d.policies.usesNamespaceSelector() &&
-      (Number.isNaN(created) || this.now() - created < NAMESPACE_WAIT_MS);
+      this.deps.policies.usesNamespaceSelector() &&
+      (Number.isNaN(created) || now - created < NAMESPACE_WAIT_MS);
     return { violations: evaluation.violations, waiting };
   }
 
@@ -156,50 +155,53 @@ export class PodReconciler {
    * The pod lived and died between two reconciles (an attacker's pod that deletes itself): there
    * is nothing left to write on or act against, but the detection must not be lost.
    */
-  private async reconcileGone(
-    key: string,
-    last: CachedPod,
-    log: Logger,
-    keyEmpty: boolean,
-  ): Promise<void> {
+  private reconcileGone(key: string, last: CachedPod, log: Log, keyEmpty: boolean): void {
     const { violations } = this.judge(last);
     const pod = last.view;
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
-    const since = keyEmpty ? this.pendingSince.get(key) : undefined;
-    if (await this.recorder.announce(pod, violations, trustedRecord(pod, recorded), log, true))
+    const since = keyEmpty ? this.pending.arrival(key) : undefined;
+    if (this.announcer.announce(pod, violations, trustedRecord(pod, recorded), log, true))
       this.observeLatency(since);
-    this.recorder.forget(pod.metadata.uid);
-    this.remediator.forget(pod.metadata.uid);
+    this.memory.forget(pod.metadata.uid);
   }
 
   private async reconcileLive(
     key: string,
     cached: CachedPod,
-    log: Logger,
+    log: Log,
   ): Promise<ReconcileResult | void> {
     const pod = cached.view;
     const { violations, waiting } = this.judge(cached);
     if (waiting) return { requeueAfterMs: 500 };
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const before = trustedRecord(pod, recorded);
-    const fresh = await this.recorder.announce(pod, violations, before, log, false);
-    const since = this.pendingSince.get(key);
-    this.pendingSince.delete(key);
-    if (!this.d.dryRun)
-      await this.recorder.record(
-        pod,
-        recorded,
-        await this.recorder.toRecord(violations, before),
-        log,
-      );
+    const fresh = this.announcer.announce(pod, violations, before, log, false);
+    const since = this.pending.takeArrival(key);
+    const refused = this.deps.dryRun
+      ? undefined
+      : await this.writer.record(
+          pod,
+          recorded,
+          await this.writer.toRecord(violations, before),
+          log,
+        );
     // Watch event received -> violation recorded (on the pod; in a dry run, announced).
     if (fresh) this.observeLatency(since);
-    this.d.violating.set(
+    this.deps.violating.set(
       key,
       { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid ?? '' },
       violations,
     );
-    if (violations.length === 0 || pod.metadata.deletionTimestamp) return;
-    return this.remediator.remediate(pod, cached.phase, violations, log);
+    const result =
+      violations.length === 0 || pod.metadata.deletionTimestamp
+        ? undefined
+        : await this.remediator.remediate(pod, cached.phase, violations, log);
+    // A record the server refuses (the pod's annotations at their size limit) never stops the
+    // remediation above; retrying the same patch can't help, so the key waits for a change.
+    if (refused)
+      throw new TerminalError(`the API server refused the pod's record: ${refused.message}`, {
+        cause: refused,
+      });
+    return result;
   }
 }

@@ -5,7 +5,7 @@
 import { describeProblems, parsePolicy, type PolicyResult } from '../../engine/parse-policy.ts';
 import type { CompiledPolicy } from '../../engine/compiled-policy.ts';
 import type { Readiness } from '../../report/policy-status.ts';
-import type { PolicyObject } from '../cached-objects.ts';
+import type { PolicyObject } from './cached-policy.ts';
 
 export interface PolicyEntry {
   name: string;

@@ -3,7 +3,9 @@
 // events, and real pagination with continue tokens.
 import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { KubeClient, type KubeApi } from '../../../src/kube/client.ts';
+import { silentLog, type Log } from '../../../src/base/log.ts';
+import type { KubeApi } from '../../../src/kube/api.ts';
+import { KubeClient } from '../../../src/kube/client.ts';
 import { isNotFound, isUnauthorized } from '../../../src/kube/errors.ts';
 import { Reflector, type Change, type ReflectorOptions } from '../../../src/kube/reflector.ts';
 import { Store } from '../../../src/kube/store.ts';
@@ -34,11 +36,10 @@ function podManifest(namespace: string, name: string, labels: Record<string, str
   };
 }
 
-const quietLog = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
+const quietLog: Log = {
+  ...silentLog,
   error: (msg: string, meta?: object) => console.error(msg, meta),
+  child: () => quietLog,
 };
 
 describe('kube: reflector on the real API server', function () {

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { LeaderElector } from '../../../src/runtime/leader-election.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
+import { silentLog } from '../../../src/base/log.ts';
 import { freshNamespace, kubectl, loadKubeConfig, waitFor } from '../cluster.ts';
 
 const NAME = 'deployguard-leader';
@@ -23,7 +24,7 @@ interface Candidate {
 
 function candidate(id: string, namespace: string): Candidate {
   const quiet = (): void => undefined;
-  const log = { info: quiet, warn: quiet, error: quiet, debug: quiet };
+  const log = silentLog;
   const elector = new LeaderElector({
     api: new KubeClient(() => loadKubeConfig(), { log }),
     namespace,

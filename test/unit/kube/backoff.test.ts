@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Backoff, sleep } from '../../../src/kube/backoff.ts';
+import { Backoff } from '../../../src/kube/backoff.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 
 describe('Backoff', () => {
   it('defaults to client-go: 0.8 s doubling to 30 s, full jitter', () => {
@@ -30,41 +31,24 @@ describe('Backoff', () => {
   });
 
   it('resets after a healthy run of resetAfterMs, not after a short one', () => {
-    let t = 0;
-    const b = new Backoff({ random: () => 0, now: () => t });
+    const clock = new FakeClock();
+    const b = new Backoff({ random: () => 0, clock });
     expect([b.next(), b.next(), b.next()]).to.deep.equal([800, 1600, 3200]);
     b.succeeded();
-    t += 59_999;
+    clock.t += 59_999;
     expect(b.next()).to.equal(6400); // the success lasted less than a minute: still flapping
     b.succeeded();
-    t += 30_000;
+    clock.t += 30_000;
     b.succeeded(); // repeated successes do not restart the healthy run
-    t += 30_000;
+    clock.t += 30_000;
     expect(b.next()).to.equal(800);
   });
 
   it('a long time spent failing is not a healthy run', () => {
-    let t = 0;
-    const b = new Backoff({ random: () => 0, now: () => t });
+    const clock = new FakeClock();
+    const b = new Backoff({ random: () => 0, clock });
     b.next();
-    t += 600_000;
+    clock.t += 600_000;
     expect(b.next()).to.equal(1600);
-  });
-});
-
-describe('sleep', () => {
-  it('waits about the given time', async () => {
-    const t0 = Date.now();
-    await sleep(20);
-    expect(Date.now() - t0).to.be.at.least(15);
-  });
-
-  it('resolves early, without throwing, when the signal aborts', async () => {
-    const ac = new AbortController();
-    const t0 = Date.now();
-    setTimeout(() => ac.abort(), 5);
-    await sleep(60_000, ac.signal);
-    expect(Date.now() - t0).to.be.lessThan(1000);
-    await sleep(60_000, ac.signal); // already aborted
   });
 });

@@ -7,9 +7,10 @@ import type {
   Verb,
   WatchEvent,
   WatchOptions,
-} from '../../../src/kube/client.ts';
+} from '../../../src/kube/api.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
-import type { ReflectorLog, ReflectorMetrics } from '../../../src/kube/reflector.ts';
+import type { Log } from '../../../src/base/log.ts';
+import type { ReflectorMetrics } from '../../../src/kube/reflector.ts';
 
 export type WatchScript = (
   emit: (e: WatchEvent) => void,
@@ -149,7 +150,7 @@ export class RecordingMetrics implements ReflectorMetrics {
   }
 }
 
-export class RecordingLog implements ReflectorLog {
+export class RecordingLog implements Log {
   lines: { level: string; msg: string; meta?: object }[] = [];
   debug(msg: string, meta?: object): void {
     this.lines.push({ level: 'debug', msg, meta });
@@ -162,6 +163,9 @@ export class RecordingLog implements ReflectorLog {
   }
   error(msg: string, meta?: object): void {
     this.lines.push({ level: 'error', msg, meta });
+  }
+  child(): Log {
+    return this;
   }
 }
 

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { systemClock } from '../../../src/base/clock.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { Backoff } from '../../../src/kube/backoff.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
 import { Reflector, type Change, type ReflectorOptions } from '../../../src/kube/reflector.ts';
@@ -43,9 +45,7 @@ function setup(over: Partial<ReflectorOptions<P>> = {}) {
   const changes: Change<P>[] = [];
   const metrics = new RecordingMetrics();
   const log = new RecordingLog();
-  const sleeps: number[] = [];
-  const clock = { t: 1_000_000 };
-  const now = (): number => clock.t;
+  const clock = new FakeClock({ start: 1_000_000, instantSleeps: true });
   const reflector = new Reflector<P>({
     resource: 'pods',
     api,
@@ -56,16 +56,12 @@ function setup(over: Partial<ReflectorOptions<P>> = {}) {
     metrics,
     log,
     pageSize: 2,
-    backoff: new Backoff({ random: () => 0, now }),
+    backoff: new Backoff({ random: () => 0, clock }),
     random: () => 0,
-    now,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      await new Promise((r) => setTimeout(r, 0));
-    },
+    clock,
     ...over,
   });
-  return { api, store, changes, metrics, log, sleeps, clock, reflector };
+  return { api, store, changes, metrics, log, sleeps: clock.sleeps, clock, reflector };
 }
 
 const summary = (cs: Change<P>[]): string[] =>
@@ -363,7 +359,7 @@ describe('Reflector', () => {
 
   it('stop() during a backoff resolves promptly', async () => {
     const t = setup({
-      sleep: undefined,
+      clock: systemClock,
       backoff: new Backoff({ initialMs: 60_000, maxMs: 60_000, random: () => 0 }),
     });
     t.api.scripts.push(refuse(httpError(500, 'InternalError')));
@@ -401,14 +397,22 @@ describe('Reflector', () => {
   it('healthy() turns false when every watch dies right after opening', async () => {
     let release = (): void => undefined;
     const gate = new Promise<void>((r) => (release = r));
+    const fake = new FakeClock({ start: 1_000_000 });
     const t = setup({
-      sleep: async (ms) => {
-        t.sleeps.push(ms);
-        t.clock.t += ms;
-        if (t.sleeps.length === 7) await gate;
-        await new Promise((r) => setTimeout(r, 0));
+      clock: {
+        now: fake.now,
+        setTimer: fake.setTimer,
+        sleep: async (ms) => {
+          fake.sleeps.push(ms);
+          fake.t += ms;
+          if (fake.sleeps.length === 7) await gate;
+          await new Promise((r) => setTimeout(r, 0));
+        },
       },
+      backoff: new Backoff({ random: () => 0, clock: fake }),
     });
+    t.clock = fake;
+    t.sleeps = fake.sleeps;
     for (let i = 0; i < 7; i++) t.api.scripts.push(events([], httpError(500, 'InternalError')));
     started(t);
     await until('seven backoffs', () => t.sleeps.length === 7);

@@ -37,6 +37,7 @@ const CONTRACT: Record<string, [string, string[]]> = {
   deployguard_actions_total: ['counter', ['policy', 'action', 'outcome']],
   deployguard_detection_latency_seconds: ['histogram', []],
   deployguard_reconcile_duration_seconds: ['histogram', ['controller']],
+  deployguard_reconcile_total: ['counter', ['controller', 'result']],
   deployguard_watch_events_total: ['counter', ['resource', 'type']],
   deployguard_watch_restarts_total: ['counter', ['resource', 'reason']],
   deployguard_last_watch_event_timestamp_seconds: ['gauge', ['resource']],

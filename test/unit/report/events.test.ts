@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { EventRecorder, type EventSpec } from '../../../src/report/events.ts';
 import { RecordingApi, apiError, type RecordedRequest } from '../support/recording-api.ts';
 
@@ -6,13 +7,13 @@ const T0 = Date.parse('2026-11-29T10:00:00.250Z');
 const MIN = 60_000;
 
 function setup(opts: { burst?: number; ratePerSecond?: number; windowMs?: number } = {}) {
-  let t = T0;
+  const clock = new FakeClock({ start: T0 });
   const warnings: string[] = [];
   const api = new RecordingApi();
   const rec = new EventRecorder({
     api,
     instance: 'deployguard-7d9f-abcde',
-    now: () => t,
+    clock,
     log: { warn: (m) => warnings.push(m), debug: () => {} },
     ...opts,
   });
@@ -21,7 +22,7 @@ function setup(opts: { burst?: number; ratePerSecond?: number; windowMs?: number
     rec,
     warnings,
     advance: (ms: number) => {
-      t += ms;
+      clock.t += ms;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { jsonEqual } from '../../../src/base/json.ts';
 import { policySchema } from '../../../src/api/schema.ts';
 import {
@@ -18,9 +19,9 @@ const INVALID: Readiness = {
 const STATUS_PATH = '/apis/deployguard.dev/v1alpha1/containerdeploymentpolicies/p1/status';
 
 function setup(minIntervalMs = 2000) {
-  let t = T0;
+  const clock = new FakeClock({ start: T0 });
   const api = new RecordingApi();
-  const book = new PolicyStatusBook({ api, now: () => t, minIntervalMs });
+  const book = new PolicyStatusBook({ api, clock, minIntervalMs });
   const inputs = { violating: 0, open: false };
   const si: StatusInputs = {
     violatingPods: () => inputs.violating,
@@ -32,7 +33,7 @@ function setup(minIntervalMs = 2000) {
     inputs,
     si,
     advance: (ms: number) => {
-      t += ms;
+      clock.t += ms;
     },
   };
 }

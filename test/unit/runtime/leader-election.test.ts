@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { LeaderElector, microTime } from '../../../src/runtime/leader-election.ts';
+import { LeaderElector } from '../../../src/runtime/leader-election.ts';
+import { microTime } from '../../../src/kube/wire-time.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import type { LeaderElectionOptions } from '../../../src/runtime/leader-election.ts';
-import type { KubeApi, RequestOptions, Verb } from '../../../src/kube/client.ts';
+import type { KubeApi, RequestOptions, Verb } from '../../../src/kube/api.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
 
 const NS = 'dg-system';
@@ -11,57 +13,6 @@ const COLLECTION = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`;
 const PATH = `${COLLECTION}/${NAME}`;
 const MICRO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const T0 = Date.UTC(2030, 0, 1);
-
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** One simulated clock for every elector; a paused owner's timers wait (SIGSTOP). */
-class SimClock {
-  t = T0;
-  readonly paused = new Set<string>();
-  private seq = 0;
-  private timers: { at: number; seq: number; owner: string; fire: () => void; live: boolean }[] =
-    [];
-  now = (): number => this.t;
-  schedule(owner: string, ms: number, fire: () => void): () => void {
-    const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, owner, fire, live: true };
-    this.timers.push(timer);
-    return () => (timer.live = false);
-  }
-  sleeper(owner: string): (ms: number, signal: AbortSignal) => Promise<void> {
-    return (ms, signal) =>
-      new Promise((resolve) => {
-        if (signal.aborted) return resolve();
-        const onAbort = (): void => {
-          cancel();
-          resolve();
-        };
-        const cancel = this.schedule(owner, ms, () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        });
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-  }
-  /** Fires due timers in order (flushing promises between), calling onStep after each. */
-  async advance(ms: number, onStep: () => void = () => undefined): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      onStep();
-      this.timers = this.timers.filter((x) => x.live);
-      const due = this.timers
-        .filter((x) => x.at <= end && !this.paused.has(x.owner))
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      due.live = false;
-      this.t = Math.max(this.t, due.at);
-      due.fire();
-    }
-    this.t = end;
-    await flush();
-    onStep();
-  }
-}
 
 type Fault = 'fail' | 'hang' | 'commit-then-fail' | undefined;
 type Json = Record<string, unknown> & { metadata: Record<string, unknown>; spec: LeaseSpec };
@@ -84,9 +35,9 @@ class LeaseStore {
   fault: (verb: Verb, owner: string) => Fault = () => undefined;
   latency: (owner: string, verb: Verb) => number = () => 0;
 
-  private readonly clock: SimClock;
+  private readonly clock: FakeClock;
 
-  constructor(clock: SimClock) {
+  constructor(clock: FakeClock) {
     this.clock = clock;
   }
 
@@ -135,7 +86,7 @@ class LeaseStore {
     const latency = this.latency(owner, verb);
     if (latency > 0) {
       await new Promise<void>((resolve, reject) => {
-        const cancel = this.clock.schedule(owner, latency, resolve);
+        const cancel = this.clock.forOwner(owner).setTimer(resolve, latency).cancel;
         opts.signal?.addEventListener('abort', () => (cancel(), reject(aborted())), { once: true });
       });
     }
@@ -181,7 +132,7 @@ interface Candidate {
 
 function candidate(
   id: string,
-  clock: SimClock,
+  clock: FakeClock,
   store: LeaseStore,
   extra: Partial<LeaderElectionOptions> = {},
 ): Candidate {
@@ -192,8 +143,7 @@ function candidate(
     namespace: NS,
     name: NAME,
     identity: id,
-    now: clock.now,
-    sleep: clock.sleeper(id),
+    clock: clock.forOwner(id),
     random: () => 0.5,
     log: { info: quiet, warn: quiet, error: quiet, debug: quiet },
     onStartedLeading: () => events.push('started'),
@@ -209,8 +159,8 @@ function candidate(
   return c;
 }
 
-function setup(): { clock: SimClock; store: LeaseStore } {
-  const clock = new SimClock();
+function setup(): { clock: FakeClock; store: LeaseStore } {
+  const clock = new FakeClock({ start: T0 });
   return { clock, store: new LeaseStore(clock) };
 }
 
@@ -221,7 +171,7 @@ describe('LeaderElector', () => {
   it('creates the lease and leads when there is none', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(0);
+    await clock.run(0);
     expect(a.elector.isLeader()).to.equal(true);
     expect(a.events).to.deep.equal(['leader:a', 'started']);
     const spec = store.lease?.spec;
@@ -239,11 +189,11 @@ describe('LeaderElector', () => {
   it('does not take a lease another candidate keeps renewing, and renews its own', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(0);
+    await clock.run(0);
     const b = candidate('b', clock, store);
     let bLed = false;
     let aLapsed = false;
-    await clock.advance(120_000, () => {
+    await clock.run(120_000, () => {
       bLed ||= b.elector.isLeader();
       aLapsed ||= !a.elector.isLeader();
     });
@@ -275,7 +225,7 @@ describe('LeaderElector', () => {
       });
       const b = candidate('b', clock, store);
       let ledAt: number | undefined;
-      await clock.advance(30_000, () => {
+      await clock.run(30_000, () => {
         if (ledAt === undefined && b.elector.isLeader()) ledAt = clock.t;
       });
       expect(ledAt).to.be.a('number');
@@ -299,13 +249,13 @@ describe('LeaderElector', () => {
     const b = candidate('b', clock, store);
     let bLed = false;
     for (let i = 1; i <= 6; i++) {
-      await clock.advance(10_000, () => (bLed ||= b.elector.isLeader()));
+      await clock.run(10_000, () => (bLed ||= b.elector.isLeader()));
       store.put(spec(i));
     }
     expect(bLed).to.equal(false);
     const lastChange = clock.t;
     let ledAt: number | undefined;
-    await clock.advance(30_000, () => {
+    await clock.run(30_000, () => {
       if (ledAt === undefined && b.elector.isLeader()) ledAt = clock.t;
     });
     expect((ledAt as number) - lastChange).to.be.within(15_000, 15_000 + 2 * MAX_RETRY);
@@ -316,13 +266,13 @@ describe('LeaderElector', () => {
   it('steps down exactly at renewDeadline when renewals keep failing', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(5_000);
+    await clock.run(5_000);
     store.fault = () => 'fail';
     const lastRenew = Date.parse(store.lease?.spec.renewTime as string);
-    await clock.advance(lastRenew + 10_000 - 1 - clock.t);
+    await clock.run(lastRenew + 10_000 - 1 - clock.t);
     expect(a.elector.isLeader()).to.equal(true);
     expect(a.events).to.deep.equal(['leader:a', 'started']);
-    await clock.advance(1);
+    await clock.run(1);
     expect(a.elector.isLeader()).to.equal(false);
     expect(a.events).to.deep.equal(['leader:a', 'started', 'stopped']);
     expect(a.ended).to.equal(true);
@@ -331,28 +281,28 @@ describe('LeaderElector', () => {
   it('counts a renewal from when it was sent, not from its late answer', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(1_000);
+    await clock.run(1_000);
     // The next renewal commits at once but its answer takes 7 s; everything after fails.
     let slowPuts = 1;
     store.latency = (_owner, verb) => (verb === 'PUT' && slowPuts-- > 0 ? 7_000 : 0);
-    await clock.advance(1_000); // renewal sent at T0 + 2 s
+    await clock.run(1_000); // renewal sent at T0 + 2 s
     const sent = Date.parse(store.lease?.spec.renewTime as string);
     expect(sent).to.equal(T0 + 2_000);
-    await clock.advance(7_000);
+    await clock.run(7_000);
     store.fault = () => 'fail';
-    await clock.advance(sent + 10_000 - 1 - clock.t);
+    await clock.run(sent + 10_000 - 1 - clock.t);
     expect(a.elector.isLeader()).to.equal(true);
-    await clock.advance(1);
+    await clock.run(1);
     expect(a.elector.isLeader()).to.equal(false);
   });
 
   it('steps down at renewDeadline even while its renewal hangs', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(3_000);
+    await clock.run(3_000);
     store.fault = () => 'hang';
     const lastRenew = Date.parse(store.lease?.spec.renewTime as string);
-    await clock.advance(lastRenew + 10_000 - clock.t);
+    await clock.run(lastRenew + 10_000 - clock.t);
     expect(a.elector.isLeader()).to.equal(false);
     expect(a.events.at(-1)).to.equal('stopped');
     expect(a.ended).to.equal(true);
@@ -361,13 +311,13 @@ describe('LeaderElector', () => {
   it('is not leader past renewDeadline while frozen (SIGSTOP), and never writes after', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(1_000);
+    await clock.run(1_000);
     const b = candidate('b', clock, store);
-    await clock.advance(1_000);
+    await clock.run(1_000);
     const lastRenew = Date.parse(store.lease?.spec.renewTime as string);
     clock.paused.add('a');
     let overlap = false;
-    await clock.advance(40_000, () => (overlap ||= a.elector.isLeader() && b.elector.isLeader()));
+    await clock.run(40_000, () => (overlap ||= a.elector.isLeader() && b.elector.isLeader()));
     expect(overlap).to.equal(false);
     expect(b.elector.isLeader()).to.equal(true);
     expect(a.elector.isLeader()).to.equal(false);
@@ -375,7 +325,7 @@ describe('LeaderElector', () => {
     expect((takeover?.at as number) - lastRenew).to.be.within(15_000, 15_000 + 2 * MAX_RETRY);
     const pausedAt = clock.t;
     clock.paused.delete('a');
-    await clock.advance(10_000);
+    await clock.run(10_000);
     expect(a.events.at(-1)).to.equal('stopped');
     expect(a.ended).to.equal(true);
     expect(store.writes.filter((w) => w.by === 'a' && w.at >= pausedAt)).to.have.length(0);
@@ -386,9 +336,9 @@ describe('LeaderElector', () => {
   it('steps down at once when it sees another holder took the lease', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(5_000);
+    await clock.run(5_000);
     store.put({ ...store.lease?.spec, holderIdentity: 'intruder' });
-    await clock.advance(2_000);
+    await clock.run(2_000);
     expect(a.elector.isLeader()).to.equal(false);
     expect(a.events.slice(-2)).to.deep.equal(['leader:intruder', 'stopped']);
   });
@@ -396,9 +346,9 @@ describe('LeaderElector', () => {
   it('release() hands the lease over within one retry period', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(1_000);
+    await clock.run(1_000);
     const b = candidate('b', clock, store);
-    await clock.advance(6_000);
+    await clock.run(6_000);
     await a.elector.release();
     await a.done;
     expect(a.elector.isLeader()).to.equal(false);
@@ -407,7 +357,7 @@ describe('LeaderElector', () => {
     expect(store.lease?.spec).to.include({ leaseDurationSeconds: 1, leaseTransitions: 0 });
     const releasedAt = clock.t;
     let ledAt: number | undefined;
-    await clock.advance(10_000, () => {
+    await clock.run(10_000, () => {
       if (ledAt === undefined && b.elector.isLeader()) ledAt = clock.t;
     });
     expect((ledAt as number) - releasedAt).to.be.at.most(MAX_RETRY);
@@ -422,9 +372,9 @@ describe('LeaderElector', () => {
   it('stops without releasing when its signal aborts: the lease expires by itself', async () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
-    await clock.advance(1_000);
+    await clock.run(1_000);
     const b = candidate('b', clock, store);
-    await clock.advance(5_000);
+    await clock.run(5_000);
     a.abort.abort();
     await a.done;
     expect(a.elector.isLeader()).to.equal(false);
@@ -432,7 +382,7 @@ describe('LeaderElector', () => {
     expect(store.lease?.spec.holderIdentity).to.equal('a');
     const lastRenew = Date.parse(store.lease?.spec.renewTime as string);
     let ledAt: number | undefined;
-    await clock.advance(30_000, () => {
+    await clock.run(30_000, () => {
       if (ledAt === undefined && b.elector.isLeader()) ledAt = clock.t;
     });
     expect((ledAt as number) - lastRenew).to.be.within(15_000, 15_000 + 2 * MAX_RETRY);
@@ -444,7 +394,7 @@ describe('LeaderElector', () => {
     const { clock, store } = setup();
     const a = candidate('a', clock, store);
     const b = candidate('b', clock, store);
-    await clock.advance(30_000);
+    await clock.run(30_000);
     expect([a.elector.isLeader(), b.elector.isLeader()].filter(Boolean)).to.have.length(1);
     a.abort.abort();
     b.abort.abort();
@@ -463,7 +413,7 @@ describe('LeaderElector', () => {
         throw new Error('boom');
       },
     });
-    await clock.advance(20_000);
+    await clock.run(20_000);
     expect(a.elector.isLeader()).to.equal(true);
     a.abort.abort();
     await a.done;
@@ -504,23 +454,23 @@ describe('LeaderElector', () => {
           const start = (id: string): void => {
             const c = candidate(id, clock, store, { random: rng });
             live.set(id, c);
-            void c.done.then(() => clock.schedule('sim', 1_000, () => start(id)));
+            void c.done.then(() => clock.forOwner('sim').setTimer(() => start(id), 1_000));
           };
           for (const id of ['a', 'b', 'c']) start(id);
           for (const p of pauses) {
-            clock.schedule('sim', p.at, () => clock.paused.add(p.who));
-            clock.schedule('sim', p.at + p.ms, () => clock.paused.delete(p.who));
+            clock.forOwner('sim').setTimer(() => clock.paused.add(p.who), p.at);
+            clock.forOwner('sim').setTimer(() => clock.paused.delete(p.who), p.at + p.ms);
           }
           const both: string[] = [];
           let led = false;
-          await clock.advance(120_000, () => {
+          await clock.run(120_000, () => {
             const leaders = [...live.values()].filter((c) => c.elector.isLeader());
             led ||= leaders.length > 0;
             if (leaders.length > 1) both.push(`${clock.t - T0}: ${leaders.map((c) => c.id)}`);
           });
           if (led) runsWithLeader++;
           for (const c of live.values()) c.abort.abort();
-          await clock.advance(0);
+          await clock.run(0);
           expect(both).to.deep.equal([]);
         },
       ),
@@ -537,7 +487,7 @@ describe('LeaderElector', () => {
       namespace: NS,
       name: NAME,
       identity: 'a',
-      now: clock.now,
+      clock,
       log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
       onStartedLeading: () => {},
       onStoppedLeading: () => {},

@@ -2,32 +2,7 @@ import { expect } from 'chai';
 import { runWorkers, TerminalError } from '../../../src/runtime/workers.ts';
 import type { WorkerLog } from '../../../src/runtime/workers.ts';
 import { WorkQueue } from '../../../src/runtime/workqueue.ts';
-import type { Timer } from '../../../src/runtime/workqueue.ts';
-
-/** Manual timers for the queue's backoff; fire only inside advance(). */
-class FakeTimers {
-  t = 0;
-  private timers: { at: number; fn: () => void; live: boolean }[] = [];
-  now = (): number => this.t;
-  setTimer = (fn: () => void, ms: number): Timer => {
-    const timer = { at: this.t + ms, fn, live: true };
-    this.timers.push(timer);
-    return { cancel: () => (timer.live = false) };
-  };
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      const due = this.timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.live = false;
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = end;
-    await flush();
-  }
-}
+import { FakeClock } from '../../support/fake-clock.ts';
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -49,11 +24,11 @@ class RecordingLog implements WorkerLog {
   }
 }
 
-function setup(): { timers: FakeTimers; queue: WorkQueue; log: RecordingLog } {
-  const timers = new FakeTimers();
+function setup(): { timers: FakeClock; queue: WorkQueue; log: RecordingLog } {
+  const timers = new FakeClock();
   return {
     timers,
-    queue: new WorkQueue({ now: timers.now, setTimer: timers.setTimer }),
+    queue: new WorkQueue({ clock: timers }),
     log: new RecordingLog(),
   };
 }
@@ -101,11 +76,11 @@ describe('runWorkers', () => {
     await flush();
     expect(calls).to.equal(1);
     expect(queue.numRequeues('a')).to.equal(1);
-    await timers.advance(4);
+    await timers.run(4);
     expect(calls).to.equal(1); // first backoff is 5 ms
-    await timers.advance(1);
+    await timers.run(1);
     expect(calls).to.equal(2);
-    await timers.advance(10);
+    await timers.run(10);
     expect(calls).to.equal(3);
     expect(queue.numRequeues('a')).to.equal(0);
     expect(log.count('warn')).to.equal(2);
@@ -126,7 +101,7 @@ describe('runWorkers', () => {
       log,
     );
     queue.add('a');
-    await timers.advance(10_000);
+    await timers.run(10_000);
     expect(calls).to.equal(1);
     expect(queue.numRequeues('a')).to.equal(0);
     expect(log.lines).to.deep.include({
@@ -152,7 +127,7 @@ describe('runWorkers', () => {
       { maxRetries: 3 },
     );
     queue.add('a');
-    await timers.advance(60_000);
+    await timers.run(60_000);
     expect(calls).to.equal(4);
     expect(queue.numRequeues('a')).to.equal(0);
     expect(log.count('warn')).to.equal(3);
@@ -174,7 +149,7 @@ describe('runWorkers', () => {
       log,
     );
     queue.addRateLimited('a');
-    await timers.advance(10_000);
+    await timers.run(10_000);
     expect(calls).to.deep.equal([5, 1005, 2005]);
     expect(queue.numRequeues('a')).to.equal(0);
     queue.shutDown();
@@ -205,7 +180,7 @@ describe('runWorkers', () => {
     }) as (key: string) => Promise<void>;
     const done = runWorkers(queue, 2, reconcile, log, { maxRetries: 1 });
     for (const k of ['sync', 'string', 'undefined', 'terminal', 'junk']) queue.add(k);
-    await timers.advance(1000);
+    await timers.run(1000);
     queue.shutDown();
     await done;
     // Two attempts each for the retried ones (maxRetries 1), one for the others.

@@ -1,40 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { backoffDelay, WorkQueue } from '../../../src/runtime/workqueue.ts';
-import type { Timer } from '../../../src/runtime/workqueue.ts';
-
-/** A manual clock: timers fire only inside advance(). */
-class FakeTimers {
-  t = 0;
-  private timers: { at: number; fn: () => void; live: boolean }[] = [];
-  readonly delays: number[] = [];
-  now = (): number => this.t;
-  setTimer = (fn: () => void, ms: number): Timer => {
-    const timer = { at: this.t + ms, fn, live: true };
-    this.timers.push(timer);
-    this.delays.push(ms);
-    return { cancel: () => (timer.live = false) };
-  };
-  pending(): number {
-    return this.timers.filter((x) => x.live).length;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = this.timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.live = false;
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock } from '../../support/fake-clock.ts';
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function newQueue(timers = new FakeTimers()): WorkQueue {
-  return new WorkQueue({ now: timers.now, setTimer: timers.setTimer });
+function newQueue(timers = new FakeClock()): WorkQueue {
+  return new WorkQueue({ clock: timers });
 }
 
 describe('WorkQueue', () => {
@@ -146,11 +118,10 @@ describe('WorkQueue', () => {
   });
 
   it('backs off exponentially per key, capped, and forget() resets', () => {
-    const timers = new FakeTimers();
+    const timers = new FakeClock();
     const q = new WorkQueue({
       rateLimiter: { baseDelayMs: 5, maxDelayMs: 100 },
-      now: timers.now,
-      setTimer: timers.setTimer,
+      clock: timers,
     });
     for (let i = 0; i < 7; i++) {
       q.addRateLimited('a');
@@ -173,7 +144,7 @@ describe('WorkQueue', () => {
   });
 
   it('makes a rate-limited key available only after its delay', async () => {
-    const timers = new FakeTimers();
+    const timers = new FakeClock();
     const q = newQueue(timers);
     q.addRateLimited('a');
     q.addRateLimited('a');
@@ -186,7 +157,7 @@ describe('WorkQueue', () => {
   });
 
   it('keeps the earliest time when a key is added after delays more than once', () => {
-    const timers = new FakeTimers();
+    const timers = new FakeClock();
     const q = newQueue(timers);
     q.addAfter('a', 100);
     q.addAfter('a', 50);
@@ -208,7 +179,7 @@ describe('WorkQueue', () => {
   });
 
   it('after shutDown: refuses adds, drops delayed keys, hands out what is queued, then undefined', async () => {
-    const timers = new FakeTimers();
+    const timers = new FakeClock();
     const q = newQueue(timers);
     q.add('a');
     q.addAfter('late', 10);
@@ -243,7 +214,7 @@ describe('WorkQueue', () => {
   });
 
   it('drains: true once every processing key is done, false at the deadline', async () => {
-    const timers = new FakeTimers();
+    const timers = new FakeClock();
     const q = newQueue(timers);
     expect(await newQueue(timers).shutDownWithDrain(10)).to.equal(true);
 
@@ -274,11 +245,10 @@ describe('WorkQueue', () => {
   it('reports depth on every change and a retry per addRateLimited', async () => {
     const depths: number[] = [];
     let retries = 0;
-    const timers = new FakeTimers();
+    const timers = new FakeClock();
     const q = new WorkQueue({
       metrics: { depth: (n) => depths.push(n), retry: () => retries++ },
-      now: timers.now,
-      setTimer: timers.setTimer,
+      clock: timers,
     });
     q.add('a');
     q.add('b');

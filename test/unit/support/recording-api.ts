@@ -9,7 +9,7 @@ import type {
   Verb,
   WatchEvent,
   WatchOptions,
-} from '../../../src/kube/client.ts';
+} from '../../../src/kube/api.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
 
 export interface RecordedRequest {

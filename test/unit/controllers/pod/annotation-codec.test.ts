@@ -12,12 +12,12 @@ import {
   encodeRecorded,
   recordPatch,
   recordedState,
-  rfc3339,
   summarize,
   type RecordedState,
   type RecordedViolation,
 } from '../../../../src/controllers/pod/annotation-codec.ts';
 import type { Violation } from '../../../../src/engine/violation.ts';
+import { rfc3339 } from '../../../../src/kube/wire-time.ts';
 
 const AT = new Date('2026-11-29T10:00:00.123Z');
 

@@ -1,13 +1,15 @@
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
+import { silentLog } from '../../../../src/base/log.ts';
 import fc from 'fast-check';
-import {
-  cachedPod,
-  policyObject,
-  type CachedPod,
-  type NamespaceInfo,
-} from '../../../../src/controllers/cached-objects.ts';
-import type { OwnerResolver, WorkloadRef } from '../../../../src/controllers/pod/owner-resolver.ts';
+import type { ObjectRef } from '../../../../src/base/object-ref.ts';
+import type { NamespaceInfo } from '../../../../src/controllers/pod/cached-namespace.ts';
+import { cachedPod, type CachedPod } from '../../../../src/controllers/pod/cached-pod.ts';
+import { policyObject } from '../../../../src/controllers/policy/cached-policy.ts';
+import type { OwnerReference } from '../../../../src/engine/pod.ts';
+import type { WorkloadResolver } from '../../../../src/remediation/remediator.ts';
+import type { ReconcileContext } from '../../../../src/runtime/reconcile.ts';
+import { FakeClock } from '../../../support/fake-clock.ts';
 import { LeaderGate, NotLeaderError } from '../../../../src/runtime/leader-gate.ts';
 import { PodReconciler } from '../../../../src/controllers/pod/reconciler.ts';
 import { PolicyRegistry } from '../../../../src/controllers/policy/registry.ts';
@@ -23,6 +25,8 @@ import { podJson, policyJson, type Json } from '../../builders.ts';
 import { RecordingApi, apiError, type Handler } from '../../support/recording-api.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
+/** What the worker runner hands each reconcile. */
+const CTX: ReconcileContext = { id: 'test', log: silentLog };
 const STAMP = '2026-11-29T10:00:00Z';
 const VIOLATIONS = 'deployguard.dev/violations';
 const DETECTED_AT = 'deployguard.dev/detected-at';
@@ -64,7 +68,7 @@ interface Options {
 }
 
 function setup(opts: Options = {}) {
-  let t = T0;
+  const clock = new FakeClock({ start: T0 });
   const api = new RecordingApi(opts.handler);
   const pods = new Store<CachedPod>();
   const namespaces = new Store<NamespaceInfo>();
@@ -73,10 +77,10 @@ function setup(opts: Options = {}) {
   const violating = new ViolatingPods();
   const guards = new Guards({ dryRun: opts.dryRun ?? false, ownNamespace: opts.ownNamespace });
   const events: EventSpec[] = [];
-  const status = new PolicyStatusBook({ api, now: () => t });
-  const resolved: WorkloadRef[] = [];
-  const owners: OwnerResolver = {
-    workload: async (_ns, owner) => {
+  const status = new PolicyStatusBook({ api, clock });
+  const resolved: OwnerReference[] = [];
+  const owners: WorkloadResolver = {
+    workload: async (_ns, owner): Promise<ObjectRef> => {
       resolved.push(owner);
       return owner.kind === 'ReplicaSet'
         ? { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'dep-1' }
@@ -109,7 +113,7 @@ function setup(opts: Options = {}) {
     log,
     dryRun: opts.dryRun ?? false,
     ownsAllPolicies: opts.ownsAllPolicies ?? true,
-    now: () => t,
+    clock,
   };
   const make = () => new PodReconciler(deps);
   let reflected = 0;
@@ -132,9 +136,9 @@ function setup(opts: Options = {}) {
       env.reconciler = make();
     },
     advance(ms: number) {
-      t += ms;
+      clock.t += ms;
     },
-    now: () => t,
+    now: () => clock.t,
     policy(spec: Json, name = 'p1', generation = 1) {
       const raw = policyJson(spec, name);
       raw.metadata = { name, uid: `uid-${name}`, generation };
@@ -217,7 +221,7 @@ describe('PodReconciler: Audit', () => {
     const env = setup();
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(escapePod());
-    expect(await env.reconciler.reconcile(key)).to.equal(undefined);
+    expect(await env.reconciler.reconcile(key, CTX)).to.equal(undefined);
     expect(env.api.requests).to.deep.equal([
       {
         verb: 'PATCH',
@@ -264,17 +268,17 @@ describe('PodReconciler: Audit', () => {
     const env = setup();
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(escapePod());
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     env.reflect();
     env.advance(5000);
-    await env.reconciler.reconcile(key);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests).to.have.length(1);
     expect(env.events).to.have.length(1);
     expect(await env.metric('deployguard_violations_total')).to.equal(1);
     // Nor after a restart: the annotation is the memory.
     env.restart();
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests).to.have.length(1);
     expect(env.events).to.have.length(1);
     expect(await env.metric('deployguard_violations_total')).to.equal(1);
@@ -287,14 +291,14 @@ describe('PodReconciler: Audit', () => {
     });
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(escapePod('web-1', { resourceVersion: '50' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     // A status update from before our PATCH arrives: still no annotation, older resourceVersion.
     env.addPod(escapePod('web-1', { resourceVersion: '60' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.writes()).to.have.length(1);
     // Someone strips the record later (newer resourceVersion): it is written again.
     env.addPod(escapePod('web-1', { resourceVersion: '150' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.writes()).to.have.length(2);
   });
 
@@ -310,7 +314,7 @@ describe('PodReconciler: Audit', () => {
     };
     const shard = setup({ ownsAllPolicies: false });
     shard.policy({ rules: HOST_ESCAPE });
-    await shard.reconciler.reconcile(shard.addPod(escapePod('web-1', annotated)));
+    await shard.reconciler.reconcile(shard.addPod(escapePod('web-1', annotated)), CTX);
     const body = shard.api.writes()[0]?.body as { metadata: { annotations: Json } };
     expect(body.metadata.annotations[VIOLATIONS]).to.equal(`[${foreign},${mine}]`);
     // The other shard's policy was deleted (GET says 404): its entries go too.
@@ -322,7 +326,7 @@ describe('PodReconciler: Audit', () => {
       },
     });
     gone.policy({ rules: HOST_ESCAPE });
-    await gone.reconciler.reconcile(gone.addPod(escapePod('web-1', annotated)));
+    await gone.reconciler.reconcile(gone.addPod(escapePod('web-1', annotated)), CTX);
     const body3 = gone.api.writes()[0]?.body as { metadata: { annotations: Json } };
     expect(body3.metadata.annotations[VIOLATIONS]).to.equal(`[${mine}]`);
     expect(gone.api.calls()[0]).to.equal(
@@ -330,7 +334,7 @@ describe('PodReconciler: Audit', () => {
     );
     const all = setup();
     all.policy({ rules: HOST_ESCAPE });
-    await all.reconciler.reconcile(all.addPod(escapePod('web-1', annotated)));
+    await all.reconciler.reconcile(all.addPod(escapePod('web-1', annotated)), CTX);
     const body2 = all.api.writes()[0]?.body as { metadata: { annotations: Json } };
     expect(body2.metadata.annotations[VIOLATIONS]).to.equal(`[${mine}]`);
   });
@@ -339,7 +343,7 @@ describe('PodReconciler: Audit', () => {
     const env = setup();
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(podJson({}, { name: 'ok', namespace: 'team-a', uid: 'u' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events).to.deep.equal([]);
     expect(await env.metric('deployguard_pods_evaluated_total')).to.equal(1);
@@ -348,7 +352,7 @@ describe('PodReconciler: Audit', () => {
   it('an unknown key with no last state does nothing', async () => {
     const env = setup();
     env.policy({ rules: HOST_ESCAPE });
-    expect(await env.reconciler.reconcile('team-a/nope')).to.equal(undefined);
+    expect(await env.reconciler.reconcile('team-a/nope', CTX)).to.equal(undefined);
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events).to.deep.equal([]);
   });
@@ -357,11 +361,11 @@ describe('PodReconciler: Audit', () => {
     const env = setup();
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(escapePod());
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     env.reflect();
     env.policies.remove('p1');
     env.api.clear();
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests).to.deep.equal([
       {
         verb: 'PATCH',
@@ -389,7 +393,7 @@ describe('PodReconciler: Audit', () => {
     env.advance(20);
     env.reconciler.observed(key, env.now(), last);
     env.advance(30);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events).to.have.length(1);
     expect(env.events[0]).to.deep.include({ reason: 'PolicyViolation', type: 'Warning' });
@@ -399,7 +403,7 @@ describe('PodReconciler: Audit', () => {
     ).to.equal(1);
     expect(env.status.totals('p1')?.totalViolations).to.equal(1);
     // Once only.
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.events).to.have.length(1);
   });
 
@@ -407,11 +411,11 @@ describe('PodReconciler: Audit', () => {
     const env = setup();
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(escapePod());
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     env.reflect();
     env.reconciler.observed(key, env.now(), env.pods.get(key));
     env.pods.delete(key);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.events).to.have.length(1);
     expect(env.api.requests).to.have.length(1);
     expect(env.violating.get(key)).to.equal(undefined);
@@ -424,7 +428,7 @@ describe('PodReconciler: Audit', () => {
     const key = 'team-a/attacker';
     env.reconciler.observed(key, env.now(), cachedPod(escapePod('attacker')));
     env.advance(50);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(await env.metric('deployguard_detection_latency_seconds')).to.equal(1);
   });
 
@@ -434,9 +438,9 @@ describe('PodReconciler: Audit', () => {
     const key = env.addPod(escapePod());
     env.reconciler.observed(key, env.now());
     env.advance(40);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     env.reflect();
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(await env.metric('deployguard_detection_latency_seconds')).to.equal(1);
   });
 
@@ -449,7 +453,7 @@ describe('PodReconciler: Audit', () => {
     const key = env.addPod(
       escapePod('new', { namespace: 'fresh', creationTimestamp: '2026-11-29T09:59:59Z' }),
     );
-    expect(await env.reconciler.reconcile(key)).to.deep.equal({ requeueAfterMs: 500 });
+    expect(await env.reconciler.reconcile(key, CTX)).to.deep.equal({ requeueAfterMs: 500 });
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events).to.deep.equal([]);
   });
@@ -467,7 +471,7 @@ describe('PodReconciler: Audit', () => {
         labels: { [VIOLATING]: 'false' },
       }),
     );
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.events).to.deep.equal([]);
     expect(env.api.requests).to.have.length(1);
     expect(env.api.requests[0]?.body).to.deep.equal({
@@ -500,7 +504,7 @@ describe('PodReconciler: Audit', () => {
           labels: { [VIOLATING]: 'true' },
         }),
       );
-      await env.reconciler.reconcile(key);
+      await env.reconciler.reconcile(key, CTX);
       expect(
         env.events.map((e) => e.reason),
         name,
@@ -525,11 +529,11 @@ describe('PodReconciler: Enforce', () => {
     });
     env.policy({ mode: 'Enforce', rules: HOST_ESCAPE, actions: [LABEL] });
     const key = env.addPod(escapePod('web-1', { resourceVersion: '100' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.writes()).to.have.length(2); // record + label
     // An older state still in flight: nothing again.
     env.addPod(escapePod('web-1', { resourceVersion: '100' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.writes()).to.have.length(2);
     // Later, someone removes the quarantine label (a newer state without it): it comes back.
     env.addPod(
@@ -539,7 +543,7 @@ describe('PodReconciler: Enforce', () => {
         labels: { [VIOLATING]: 'true' },
       }),
     );
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls().slice(2)).to.deep.equal([`PATCH ${podPath('web-1')}`]);
     expect(await env.metric('deployguard_actions_total', { outcome: 'success' })).to.equal(2);
   });
@@ -550,7 +554,7 @@ describe('PodReconciler: Enforce', () => {
     const key = env.addPod(escapePod('web-1', { uid: 'old' }));
     env.reconciler.observed(key, env.now(), env.pods.get(key));
     env.addPod(podJson({}, { name: 'web-1', namespace: 'team-a', uid: 'new' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.events.map((e) => [e.reason, e.target.uid])).to.deep.equal([
       ['PolicyViolation', 'old'],
     ]);
@@ -561,7 +565,7 @@ describe('PodReconciler: Enforce', () => {
     const env = setup();
     env.policy(ENFORCE);
     const key = env.addPod(escapePod());
-    expect(await env.reconciler.reconcile(key)).to.equal(undefined);
+    expect(await env.reconciler.reconcile(key, CTX)).to.equal(undefined);
     expect(env.api.calls()).to.deep.equal([
       `PATCH ${podPath('web-1')}`,
       `PATCH ${podPath('web-1')}`,
@@ -592,10 +596,10 @@ describe('PodReconciler: Enforce', () => {
     const env = setup();
     env.policy(ENFORCE);
     const key = env.addPod(escapePod());
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     const before = env.api.requests.length;
     // The pod is still in the cache (graceful deletion not seen yet) and the event is replayed.
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     const again = env.api.requests.slice(before);
     expect(again.filter((r) => r.verb === 'DELETE')).to.deep.equal([]);
     expect(
@@ -612,7 +616,7 @@ describe('PodReconciler: Enforce', () => {
     const env = setup();
     env.policy(ENFORCE);
     const key = env.addPod(escapePod('web-1', { deletionTimestamp: '2026-11-29T09:59:00Z' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
   });
 
@@ -621,7 +625,7 @@ describe('PodReconciler: Enforce', () => {
     env.policy(ENFORCE);
     env.namespaces.set('kube-system', { name: 'kube-system', labels: {} });
     const key = env.addPod(escapePod('coredns', { namespace: 'kube-system' }));
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('coredns', 'kube-system')}`]);
     expect(env.events.map((e) => [e.reason, e.action])).to.deep.equal([
       ['PolicyViolation', undefined],
@@ -633,7 +637,7 @@ describe('PodReconciler: Enforce', () => {
     expect(await actions(env, { action: 'Label', outcome: 'skipped' })).to.equal(1);
     expect(await actions(env, { outcome: 'success' })).to.equal(0);
     // Reported once, not on every replay.
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.events).to.have.length(3);
   });
 
@@ -641,7 +645,7 @@ describe('PodReconciler: Enforce', () => {
     const env = setup({ ownNamespace: 'team-a' });
     env.policy(ENFORCE);
     const key = env.addPod(escapePod());
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.writes().map((r) => r.verb)).to.deep.equal(['PATCH']);
   });
 
@@ -649,7 +653,7 @@ describe('PodReconciler: Enforce', () => {
     const env = setup({ dryRun: true });
     env.policy(ENFORCE);
     const key = env.addPod(escapePod());
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events.map((e) => e.reason)).to.deep.equal([
       'PolicyViolation',
@@ -661,7 +665,7 @@ describe('PodReconciler: Enforce', () => {
     expect(await actions(env, { action: 'DeletePod', outcome: 'dry_run' })).to.equal(1);
     expect(await env.metric('deployguard_violations_total')).to.equal(1);
     // A replay announces nothing new (no annotation is written in a dry run).
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.events).to.have.length(3);
     expect(env.api.requests).to.deep.equal([]);
   });
@@ -671,13 +675,13 @@ describe('PodReconciler: Enforce', () => {
     env.policy({ mode: 'Enforce', rules: HOST_ESCAPE, actions: [DELETE] });
     for (let i = 1; i <= 3; i++) {
       const key = env.addPod(escapePod(`web-${i}`, { ownerReferences: [RS] }));
-      await env.reconciler.reconcile(key);
+      await env.reconciler.reconcile(key, CTX);
       env.advance(10_000);
     }
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(3);
     env.events.length = 0;
     const fourth = env.addPod(escapePod('web-4', { ownerReferences: [RS] }));
-    await env.reconciler.reconcile(fourth);
+    await env.reconciler.reconcile(fourth, CTX);
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(3);
     expect(env.events.map((e) => e.reason)).to.deep.equal([
       'PolicyViolation',
@@ -701,7 +705,7 @@ describe('PodReconciler: Enforce', () => {
     ]);
     // A 5th pod: skipped too, but the loop is not reported again.
     env.events.length = 0;
-    await env.reconciler.reconcile(env.addPod(escapePod('web-5', { ownerReferences: [RS] })));
+    await env.reconciler.reconcile(env.addPod(escapePod('web-5', { ownerReferences: [RS] })), CTX);
     expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'ActionSkipped']);
   });
 
@@ -715,14 +719,14 @@ describe('PodReconciler: Enforce', () => {
     });
     env.policy(ENFORCE);
     const key = env.addPod(escapePod());
-    const err = await rejection(env.reconciler.reconcile(key));
+    const err = await rejection(env.reconciler.reconcile(key, CTX));
     expect((err as { status?: number }).status).to.equal(500);
     expect(await actions(env, { action: 'DeletePod', outcome: 'failed' })).to.equal(1);
     expect(await actions(env, { action: 'Label', outcome: 'success' })).to.equal(1);
     env.reflect();
     fail = false;
     env.api.clear();
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls()).to.deep.equal([`DELETE ${podPath('web-1')}`]);
     expect(await actions(env, { action: 'DeletePod', outcome: 'success' })).to.equal(1);
     expect(env.events.filter((e) => e.reason === 'PolicyViolation')).to.have.length(1);
@@ -743,11 +747,11 @@ describe('PodReconciler: Enforce', () => {
       guards: { maxActionsPerMinute: 1 },
     });
     const key = env.addPod(escapePod());
-    for (let i = 0; i < 3; i++) await rejection(env.reconciler.reconcile(key));
+    for (let i = 0; i < 3; i++) await rejection(env.reconciler.reconcile(key, CTX));
     expect(await actions(env, { action: 'DeletePod', outcome: 'failed' })).to.equal(3);
     expect(env.guards.breakerOpen('p1', env.now())).to.equal(false);
     fail = false;
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(await actions(env, { action: 'DeletePod', outcome: 'success' })).to.equal(1);
   });
 
@@ -756,7 +760,7 @@ describe('PodReconciler: Enforce', () => {
     env.policy({ rules: HOST_ESCAPE });
     const key = env.addPod(escapePod());
     const demoted = new PodReconciler({ ...env.deps, isLeader: () => false });
-    await demoted.reconcile(key);
+    await demoted.reconcile(key, CTX);
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events).to.deep.equal([]);
     expect(await env.metric('deployguard_pods_evaluated_total')).to.equal(0);
@@ -771,7 +775,7 @@ describe('PodReconciler: Enforce', () => {
     });
     env.policy(ENFORCE);
     const key = env.addPod(escapePod());
-    await rejection(env.reconciler.reconcile(key));
+    await rejection(env.reconciler.reconcile(key, CTX));
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
   });
 
@@ -788,19 +792,19 @@ describe('PodReconciler: Enforce', () => {
       actions: [{ type: 'DeletePod', evict: true }],
     });
     const key = env.addPod(escapePod());
-    expect(await env.reconciler.reconcile(key)).to.deep.equal({ requeueAfterMs: 30_000 });
+    expect(await env.reconciler.reconcile(key, CTX)).to.deep.equal({ requeueAfterMs: 30_000 });
     expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'ActionSkipped']);
     expect(await actions(env, { action: 'DeletePod', outcome: 'skipped' })).to.equal(1);
     // Another change of the pod (our own record landing) does not ask again before 30 s...
     env.reflect();
     env.api.clear();
     env.advance(1000);
-    expect(await env.reconciler.reconcile(key)).to.deep.equal({ requeueAfterMs: 29_000 });
+    expect(await env.reconciler.reconcile(key, CTX)).to.deep.equal({ requeueAfterMs: 29_000 });
     expect(env.api.calls()).to.deep.equal([]);
     expect(await actions(env, { action: 'DeletePod', outcome: 'skipped' })).to.equal(1);
     // ...the requeue does: not settled, it asks again.
     env.advance(29_000);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls()).to.deep.equal([`POST ${podPath('web-1')}/eviction`]);
   });
 
@@ -809,7 +813,7 @@ describe('PodReconciler: Enforce', () => {
     env.policy({ ...ENFORCE, guards: { maxActionsPerMinute: 1 } });
     const key = env.addPod(escapePod());
     // Looked at again when the breaker closes, a minute after it opened, plus up to 10 s jitter.
-    const r = await env.reconciler.reconcile(key);
+    const r = await env.reconciler.reconcile(key, CTX);
     expect(r?.requeueAfterMs).to.be.within(60_000, 70_000);
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(0);
     expect(env.events.map((e) => e.reason)).to.deep.equal([
@@ -820,7 +824,7 @@ describe('PodReconciler: Enforce', () => {
     expect(env.guards.breakerOpen('p1', env.now())).to.equal(true);
     env.reflect();
     env.advance(60_000);
-    expect(await env.reconciler.reconcile(key)).to.equal(undefined);
+    expect(await env.reconciler.reconcile(key, CTX)).to.equal(undefined);
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(1);
   });
 
@@ -841,12 +845,12 @@ describe('PodReconciler: Enforce', () => {
     });
     // Pending (not started on the node yet): no cordon, nothing reported; Running: cordoned.
     const pending = env.addPod(escapePod());
-    await env.reconciler.reconcile(pending);
+    await env.reconciler.reconcile(pending, CTX);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
     env.reflect();
     env.api.clear();
     const key = env.addPod({ ...escapePod(), status: { phase: 'Running' } });
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`, 'PATCH /api/v1/nodes/n1']);
     expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'NodeCordoned']);
   });
@@ -876,7 +880,7 @@ describe('PodReconciler: Enforce', () => {
         ),
       );
     }
-    for (const k of keys) await env.reconciler.reconcile(k);
+    for (const k of keys) await env.reconciler.reconcile(k, CTX);
     expect(env.api.requests).to.deep.equal([]);
     expect(env.events).to.deep.equal([]);
     expect(await actions(env, { outcome: 'skipped' })).to.equal(0);
@@ -895,13 +899,13 @@ describe('PodReconciler: Enforce', () => {
     const key = env.addPod(
       escapePod('web-1', {}, { containers: [{ name: 'app', image: 'evil:latest' }] }),
     );
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(0);
     expect(await actions(env, { action: 'Label', outcome: 'success' })).to.equal(1);
     env.reflect();
     // v2 also catches the host escape (critical): now the pod must be deleted.
     env.policy({ ...v1, rules: { ...v1.rules, ...HOST_ESCAPE } }, 'p1', 2);
-    await env.reconciler.reconcile(key);
+    await env.reconciler.reconcile(key, CTX);
     expect(env.api.requests.filter((r) => r.verb === 'DELETE')).to.have.length(1);
   });
 });
@@ -961,10 +965,10 @@ describe('PodReconciler: hostile input', () => {
       if (!c) continue;
       const key = `team-a/${String((raw.metadata as Json).name)}`;
       env.pods.set(key, c);
-      await env.reconciler.reconcile(key);
+      await env.reconciler.reconcile(key, CTX);
       env.reconciler.observed(key, env.now(), c);
       env.pods.delete(key);
-      await env.reconciler.reconcile(key);
+      await env.reconciler.reconcile(key, CTX);
     }
   });
 
@@ -1014,7 +1018,7 @@ describe('PodReconciler: hostile input', () => {
         if (!c) return;
         const key = `${c.view.metadata.namespace}/${c.view.metadata.name}`;
         env.pods.set(key, c);
-        await env.reconciler.reconcile(key);
+        await env.reconciler.reconcile(key, CTX);
       }),
       { numRuns: 200 },
     );

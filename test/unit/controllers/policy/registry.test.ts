@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { policyObject, type PolicyObject } from '../../../../src/controllers/cached-objects.ts';
+import {
+  policyObject,
+  type PolicyObject,
+} from '../../../../src/controllers/policy/cached-policy.ts';
 import { PolicyRegistry } from '../../../../src/controllers/policy/registry.ts';
 import { policyJson, type Json } from '../../builders.ts';
 
@@ -112,7 +115,7 @@ describe('PolicyRegistry: a bad edit of a valid policy', () => {
     const { PolicyRegistry: Registry } =
       await import('../../../../src/controllers/policy/registry.ts');
     const { policyObject: toObject } =
-      await import('../../../../src/controllers/cached-objects.ts');
+      await import('../../../../src/controllers/policy/cached-policy.ts');
     const { policyJson: build } = await import('../../builders.ts');
     const obj = (spec: Record<string, unknown>, generation: number) => {
       const raw = build(spec, 'p');
