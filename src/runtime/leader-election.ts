@@ -72,7 +72,7 @@ function describe(err: unknown): string {
 }
 
 export class LeaderElector {
-  private readonly o: LeaderElectionOptions;
+  private readonly opts: LeaderElectionOptions;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -92,7 +92,7 @@ export class LeaderElector {
   private inFlight: Promise<unknown> = Promise.resolve();
 
   constructor(opts: LeaderElectionOptions) {
-    this.o = opts;
+    this.opts = opts;
     this.leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
@@ -145,10 +145,10 @@ export class LeaderElector {
     });
     try {
       if (!(await this.acquire(stop.signal))) return;
-      this.callback('onStartedLeading', () => this.o.onStartedLeading());
+      this.callback('onStartedLeading', () => this.opts.onStartedLeading());
       const lost = await this.renew(stop.signal);
       this.leading = false;
-      if (lost) this.callback('onStoppedLeading', () => this.o.onStoppedLeading());
+      if (lost) this.callback('onStoppedLeading', () => this.opts.onStoppedLeading());
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.stop = undefined;
@@ -166,7 +166,7 @@ export class LeaderElector {
     // An attempt in flight may still write; let it land so we release with its resourceVersion.
     await this.inFlight;
     const lease = this.observed;
-    if (lease?.spec?.holderIdentity !== this.o.identity) return;
+    if (lease?.spec?.holderIdentity !== this.opts.identity) return;
     const now = this.clock.now();
     const spec: LeaseSpec = {
       ...lease.spec,
@@ -177,16 +177,16 @@ export class LeaderElector {
     };
     delete spec.holderIdentity;
     try {
-      const updated = await this.o.api.request<Lease>('PUT', this.path, {
+      const updated = await this.opts.api.request<Lease>('PUT', this.path, {
         body: { ...lease, spec },
         timeoutMs: this.renewDeadlineMs,
       });
       this.observe(updated);
-      this.o.log.info('released leader lease', { lease: this.o.name, identity: this.o.identity });
+      this.opts.log.info('released leader lease', { lease: this.opts.name, identity: this.opts.identity });
     } catch (err) {
       // A conflict means someone else wrote the lease since: it is not ours to clear any more.
-      this.o.log.warn('could not release leader lease; it will expire', {
-        lease: this.o.name,
+      this.opts.log.warn('could not release leader lease; it will expire', {
+        lease: this.opts.name,
         conflict: isConflict(err),
         error: describe(err),
       });
@@ -195,9 +195,9 @@ export class LeaderElector {
 
   /** Tries until the lease is ours (true) or the signal aborts (false). */
   private async acquire(signal: AbortSignal): Promise<boolean> {
-    this.o.log.info('campaigning for leader lease', {
-      lease: `${this.o.namespace}/${this.o.name}`,
-      identity: this.o.identity,
+    this.opts.log.info('campaigning for leader lease', {
+      lease: `${this.opts.namespace}/${this.opts.name}`,
+      identity: this.opts.identity,
     });
     while (!signal.aborted) {
       const start = this.clock.now();
@@ -206,7 +206,7 @@ export class LeaderElector {
       if (ok) {
         this.lastRenewSuccess = start;
         this.leading = true;
-        this.o.log.info('acquired leader lease', { identity: this.o.identity });
+        this.opts.log.info('acquired leader lease', { identity: this.opts.identity });
         return true;
       }
       const jitter = this.random() * JITTER_FACTOR * this.retryPeriodMs;
@@ -231,16 +231,16 @@ export class LeaderElector {
         }
         const holder = this.observed?.spec?.holderIdentity ?? '';
         if (
-          holder === this.o.identity &&
+          holder === this.opts.identity &&
           this.clock.now() - this.lastRenewSuccess < this.renewDeadlineMs
         ) {
-          this.o.log.warn('failed to renew leader lease; retrying', { identity: this.o.identity });
+          this.opts.log.warn('failed to renew leader lease; retrying', { identity: this.opts.identity });
           continue;
         }
       }
       this.leading = false;
-      this.o.log.error('lost leader lease', {
-        identity: this.o.identity,
+      this.opts.log.error('lost leader lease', {
+        identity: this.opts.identity,
         holder: this.observed?.spec?.holderIdentity ?? '',
         sinceLastRenewMs: this.clock.now() - this.lastRenewSuccess,
       });
@@ -255,7 +255,7 @@ export class LeaderElector {
     outer.addEventListener('abort', abort, { once: true });
     try {
       const tried = this.tryAcquireOrRenew(ctl.signal, limitMs).catch((err: unknown) => {
-        this.o.log.warn('leader lease attempt failed', { error: describe(err) });
+        this.opts.log.warn('leader lease attempt failed', { error: describe(err) });
         return false;
       });
       this.inFlight = tried;
@@ -276,7 +276,7 @@ export class LeaderElector {
 
   /** client-go's tryAcquireOrRenew: GET (or create), respect a valid foreign holder, PUT with the read resourceVersion. */
   private async tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
-    const api = this.o.api;
+    const api = this.opts.api;
     const now = this.clock.now();
     let lease: Lease;
     try {
@@ -288,7 +288,7 @@ export class LeaderElector {
           body: {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
-            metadata: { name: this.o.name, namespace: this.o.namespace },
+            metadata: { name: this.opts.name, namespace: this.opts.namespace },
             spec: this.spec(undefined, now),
           },
           timeoutMs,
@@ -296,7 +296,7 @@ export class LeaderElector {
         })
         .catch((e: unknown) => {
           if (!isAlreadyExists(e)) throw e;
-          this.o.log.debug('leader lease created by another candidate first');
+          this.opts.log.debug('leader lease created by another candidate first');
           return undefined;
         });
       if (!created) return false;
@@ -307,8 +307,8 @@ export class LeaderElector {
     this.observe(lease);
 
     const holder = lease.spec?.holderIdentity ?? '';
-    if (holder !== '' && holder !== this.o.identity && this.leaseValid()) {
-      this.o.log.debug('leader lease held by another candidate', { holder });
+    if (holder !== '' && holder !== this.opts.identity && this.leaseValid()) {
+      this.opts.log.debug('leader lease held by another candidate', { holder });
       return false;
     }
     try {
@@ -326,18 +326,18 @@ export class LeaderElector {
       return true;
     } catch (err) {
       if (!isConflict(err)) throw err;
-      this.o.log.debug('lost a race for the leader lease (conflict)');
+      this.opts.log.debug('lost a race for the leader lease (conflict)');
       return false;
     }
   }
 
   /** The spec we write: ours from now, keeping acquireTime/transitions if we already held it. */
   private spec(old: LeaseSpec | undefined, now: number): LeaseSpec {
-    const ours = old?.holderIdentity === this.o.identity;
+    const ours = old?.holderIdentity === this.opts.identity;
     const transitions = old?.leaseTransitions ?? 0;
     return {
       ...old,
-      holderIdentity: this.o.identity,
+      holderIdentity: this.opts.identity,
       leaseDurationSeconds: Math.max(1, Math.ceil(this.leaseDurationMs / 1000)),
       acquireTime: ours && old?.acquireTime ? old.acquireTime : microTime(now),
       renewTime: microTime(now),
@@ -356,8 +356,8 @@ export class LeaderElector {
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder !== '' && holder !== this.reportedLeader) {
       this.reportedLeader = holder;
-      this.o.log.info('new leader observed', { leader: holder });
-      const onNewLeader = this.o.onNewLeader;
+      this.opts.log.info('new leader observed', { leader: holder });
+      const onNewLeader = this.opts.onNewLeader;
       if (onNewLeader) this.callback('onNewLeader', () => onNewLeader(holder));
     }
   }
@@ -374,7 +374,7 @@ export class LeaderElector {
     try {
       fn();
     } catch (err) {
-      this.o.log.error(`${name} callback threw`, { error: describe(err) });
+      this.opts.log.error(`${name} callback threw`, { error: describe(err) });
     }
   }
 }
