@@ -182,7 +182,10 @@ export class LeaderElector {
         timeoutMs: this.renewDeadlineMs,
       });
       this.observe(updated);
-      this.opts.log.info('released leader lease', { lease: this.opts.name, identity: this.opts.identity });
+      this.opts.log.info('released leader lease', {
+        lease: this.opts.name,
+        identity: this.opts.identity,
+      });
     } catch (err) {
       // A conflict means someone else wrote the lease since: it is not ours to clear any more.
       this.opts.log.warn('could not release leader lease; it will expire', {
@@ -234,7 +237,9 @@ export class LeaderElector {
           holder === this.opts.identity &&
           this.clock.now() - this.lastRenewSuccess < this.renewDeadlineMs
         ) {
-          this.opts.log.warn('failed to renew leader lease; retrying', { identity: this.opts.identity });
+          this.opts.log.warn('failed to renew leader lease; retrying', {
+            identity: this.opts.identity,
+          });
           continue;
         }
       }
