@@ -14,7 +14,7 @@ import {
   isUnauthorized,
   restartReason,
 } from '../../../src/kube/errors.ts';
-import { status } from './fake-api.ts';
+import { status } from '../../support/fake-kube-api.ts';
 
 const http = (code: number, reason: string, retryAfter?: number): ApiError =>
   ApiError.fromStatus(status(code, reason), 'GET', '/api/v1/pods', code, retryAfter);

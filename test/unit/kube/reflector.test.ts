@@ -1,14 +1,18 @@
 import { expect } from 'chai';
 import { systemClock } from '../../../src/base/clock.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
+import { RecordingLog } from '../../support/recording-log.ts';
 import { Backoff } from '../../../src/kube/backoff.ts';
 import { ApiError } from '../../../src/kube/errors.ts';
-import { Reflector, type Change, type ReflectorOptions } from '../../../src/kube/reflector.ts';
+import {
+  Reflector,
+  type Change,
+  type ReflectorMetrics,
+  type ReflectorOptions,
+} from '../../../src/kube/reflector.ts';
 import { Store } from '../../../src/kube/store.ts';
 import {
-  FakeApi,
-  RecordingLog,
-  RecordingMetrics,
+  FakeKubeApi,
   events,
   hang,
   httpError,
@@ -16,8 +20,31 @@ import {
   pod,
   refuse,
   status,
-  until,
-} from './fake-api.ts';
+} from '../../support/fake-kube-api.ts';
+
+class RecordingMetrics implements ReflectorMetrics {
+  events: string[] = [];
+  restarts: string[] = [];
+  last = 0;
+  watchEvent(_r: string, type: string): void {
+    this.events.push(type);
+  }
+  watchRestart(_r: string, reason: string): void {
+    this.restarts.push(reason);
+  }
+  lastWatchEvent(_r: string, s: number): void {
+    this.last = s;
+  }
+}
+
+/** Polls (on the macrotask queue, no real delay) until cond holds; fails after ~2 s. */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
 
 interface P {
   key: string;
@@ -40,7 +67,7 @@ function trim(raw: unknown): P | undefined {
 }
 
 function setup(over: Partial<ReflectorOptions<P>> = {}) {
-  const api = new FakeApi();
+  const api = new FakeKubeApi();
   const store = new Store<P>();
   const changes: Change<P>[] = [];
   const metrics = new RecordingMetrics();

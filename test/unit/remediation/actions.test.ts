@@ -13,7 +13,7 @@ import { deletePod, EVICTION_RETRY_MS } from '../../../src/remediation/delete-po
 import { isolatePod, isolationPolicyName } from '../../../src/remediation/isolate.ts';
 import { labelPod } from '../../../src/remediation/label.ts';
 import { podJson, view, type Json } from '../builders.ts';
-import { RecordingApi, apiError, failOn } from '../support/recording-api.ts';
+import { FakeKubeApi, apiError, failOn } from '../../support/fake-kube-api.ts';
 
 const NOW = new Date('2026-11-29T10:00:00.500Z');
 const POD_PATH = '/api/v1/namespaces/team-a/pods/web-1';
@@ -54,7 +54,7 @@ const node = (over: Partial<NodeInfo> = {}): NodeInfo => ({
   labels: {},
   ...over,
 });
-const ctx = (api: RecordingApi): ActionContext => ({ api, policy: 'p1', because, now: NOW });
+const ctx = (api: FakeKubeApi): ActionContext => ({ api, policy: 'p1', because, now: NOW });
 const label = (labels: Record<string, string>): LabelAction => ({ type: 'Label', labels });
 const del = (over: Partial<DeletePodAction> = {}): DeletePodAction => ({
   type: 'DeletePod',
@@ -66,7 +66,7 @@ const CORDON: CordonNodeAction = { type: 'CordonNode' };
 
 describe('Label action', () => {
   it('merge-patches the missing labels with metadata.uid', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     const out = await labelPod.execute(
       ctx(api),
       { pod: pod({ labels: { keep: 'me', quarantine: 'false' } }) },
@@ -95,7 +95,7 @@ describe('Label action', () => {
     expect(out.event.message).to.contain('quarantine=true,team=sec');
   });
   it('is a noop without a request when the labels are there', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     const out = await labelPod.execute(
       ctx(api),
       { pod: pod({ labels: { quarantine: 'true' } }) },
@@ -109,7 +109,7 @@ describe('Label action', () => {
       [404, 'noop'],
       [422, 'noop'],
     ] as const) {
-      const api = new RecordingApi(() => {
+      const api = new FakeKubeApi(() => {
         throw apiError(
           status,
           undefined,
@@ -122,7 +122,7 @@ describe('Label action', () => {
       );
     }
     // Any other 422 (e.g. annotations at their size limit) is a failure, not "gone".
-    const full = new RecordingApi(() => {
+    const full = new FakeKubeApi(() => {
       throw apiError(422, 'Invalid', undefined, 'metadata.annotations: Too long');
     });
     let refused: unknown;
@@ -130,7 +130,7 @@ describe('Label action', () => {
       .execute(ctx(full), { pod: pod() }, label({ a: 'b' }))
       .catch((e) => (refused = e));
     expect((refused as { status?: number })?.status).to.equal(422);
-    const api = new RecordingApi(() => {
+    const api = new FakeKubeApi(() => {
       throw apiError(500, 'InternalError');
     });
     let thrown: unknown;
@@ -138,7 +138,7 @@ describe('Label action', () => {
     expect((thrown as { status?: number })?.status).to.equal(500);
   });
   it('escapes the namespace and name in the path', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     await labelPod.execute(
       ctx(api),
       { pod: pod({ name: 'a/b?c', namespace: 'n s' }) },
@@ -150,7 +150,7 @@ describe('Label action', () => {
 
 describe('DeletePod action', () => {
   it('DELETEs with preconditions.uid and gracePeriodSeconds', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     const out = await deletePod.execute(ctx(api), { pod: pod() }, del({ gracePeriodSeconds: 0 }));
     expect(api.requests).to.deep.equal([
       {
@@ -174,7 +174,7 @@ describe('DeletePod action', () => {
     }
   });
   it('omits gracePeriodSeconds when the policy does not set it', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     await deletePod.execute(ctx(api), { pod: pod() }, del());
     expect(api.requests[0]?.body).to.deep.equal({
       apiVersion: 'v1',
@@ -183,7 +183,7 @@ describe('DeletePod action', () => {
     });
   });
   it('evict POSTs a policy/v1 Eviction with deleteOptions', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     const out = await deletePod.execute(
       ctx(api),
       { pod: pod() },
@@ -204,14 +204,14 @@ describe('DeletePod action', () => {
     expect(out.kind === 'success' && out.event.reason).to.equal('PodEvicted');
   });
   it('429 on eviction (a PodDisruptionBudget) is refused with a retry delay', async () => {
-    const api = new RecordingApi(() => {
+    const api = new FakeKubeApi(() => {
       throw apiError(429, 'TooManyRequests');
     });
     const out = await deletePod.execute(ctx(api), { pod: pod() }, del({ evict: true }));
     expect(out).to.include({ kind: 'refused', retryAfterMs: EVICTION_RETRY_MS });
   });
   it('429 on a plain DELETE is a failure (throws)', async () => {
-    const api = new RecordingApi(() => {
+    const api = new FakeKubeApi(() => {
       throw apiError(429, 'TooManyRequests');
     });
     let thrown: unknown;
@@ -224,7 +224,7 @@ describe('DeletePod action', () => {
         [404, 'NotFound'],
         [409, 'Conflict'],
       ] as const) {
-        const api = new RecordingApi(() => {
+        const api = new FakeKubeApi(() => {
           throw apiError(status, reason);
         });
         const out = await deletePod.execute(ctx(api), { pod: pod() }, del({ evict }));
@@ -233,7 +233,7 @@ describe('DeletePod action', () => {
     }
   });
   it('does nothing for a terminating pod or a pod without uid', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     expect(
       (
         await deletePod.execute(
@@ -255,7 +255,7 @@ describe('Isolate action', () => {
   const npName = isolationPolicyName('u-1');
 
   it('does not claim to isolate a hostNetwork pod (NetworkPolicies do not apply to it)', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     const hostPod = view(
       podJson({ hostNetwork: true }, { name: 'web-1', namespace: 'team-a', uid: 'u-1' }),
     );
@@ -265,7 +265,7 @@ describe('Isolate action', () => {
   });
 
   it('creates the deny-all NetworkPolicy BEFORE labelling the pod', async () => {
-    const api = new RecordingApi(failOn('GET', npPath, apiError(404, 'NotFound')));
+    const api = new FakeKubeApi(failOn('GET', npPath, apiError(404, 'NotFound')));
     const out = await isolatePod.execute(ctx(api), { pod: pod() }, ISOLATE);
     expect(api.calls()).to.deep.equal([
       `GET ${npPath}/${npName}`,
@@ -297,7 +297,7 @@ describe('Isolate action', () => {
     });
   });
   it('is a noop with one GET when the policy exists and the pod carries the label', async () => {
-    const api = new RecordingApi(() => ({ kind: 'NetworkPolicy' }));
+    const api = new FakeKubeApi(() => ({ kind: 'NetworkPolicy' }));
     const out = await isolatePod.execute(
       ctx(api),
       { pod: pod({ labels: { 'deployguard.dev/isolated': 'u-1' } }) },
@@ -307,10 +307,10 @@ describe('Isolate action', () => {
     expect(api.writes()).to.deep.equal([]);
   });
   it('only labels when the policy already exists; only creates when the label is there', async () => {
-    const a = new RecordingApi(() => ({}));
+    const a = new FakeKubeApi(() => ({}));
     await isolatePod.execute(ctx(a), { pod: pod() }, ISOLATE);
     expect(a.writes().map((r) => r.verb)).to.deep.equal(['PATCH']);
-    const b = new RecordingApi(failOn('GET', npPath, apiError(404, 'NotFound')));
+    const b = new FakeKubeApi(failOn('GET', npPath, apiError(404, 'NotFound')));
     await isolatePod.execute(
       ctx(b),
       { pod: pod({ labels: { 'deployguard.dev/isolated': 'u-1' } }) },
@@ -319,7 +319,7 @@ describe('Isolate action', () => {
     expect(b.writes().map((r) => r.verb)).to.deep.equal(['POST']);
   });
   it('a label with another uid (copied from a template) is overwritten', async () => {
-    const api = new RecordingApi(() => ({}));
+    const api = new FakeKubeApi(() => ({}));
     await isolatePod.execute(
       ctx(api),
       { pod: pod({ labels: { 'deployguard.dev/isolated': 'someone-else' } }) },
@@ -328,7 +328,7 @@ describe('Isolate action', () => {
     expect(api.writes()).to.have.length(1);
   });
   it('AlreadyExists on create (a race) still labels; a failed create never labels', async () => {
-    const api = new RecordingApi(
+    const api = new FakeKubeApi(
       failOn(
         'GET',
         npPath,
@@ -339,7 +339,7 @@ describe('Isolate action', () => {
     expect((await isolatePod.execute(ctx(api), { pod: pod() }, ISOLATE)).kind).to.equal('success');
     expect(api.writes().map((r) => r.verb)).to.deep.equal(['POST', 'PATCH']);
 
-    const failing = new RecordingApi(
+    const failing = new FakeKubeApi(
       failOn('GET', npPath, apiError(404, 'NotFound'), failOn('POST', npPath, apiError(500))),
     );
     let thrown: unknown;
@@ -348,7 +348,7 @@ describe('Isolate action', () => {
     expect(failing.writes().map((r) => r.verb)).to.deep.equal(['POST']);
   });
   it('a GET failure other than 404 throws before any write', async () => {
-    const api = new RecordingApi(() => {
+    const api = new FakeKubeApi(() => {
       throw apiError(403, 'Forbidden');
     });
     let thrown: unknown;
@@ -357,14 +357,14 @@ describe('Isolate action', () => {
     expect(api.writes()).to.deep.equal([]);
   });
   it('the pod gone at labelling is a noop', async () => {
-    const api = new RecordingApi(failOn('PATCH', POD_PATH, apiError(404, 'NotFound'), () => ({})));
+    const api = new FakeKubeApi(failOn('PATCH', POD_PATH, apiError(404, 'NotFound'), () => ({})));
     expect((await isolatePod.execute(ctx(api), { pod: pod() }, ISOLATE)).kind).to.equal('noop');
   });
 });
 
 describe('CordonNode action', () => {
   it('merge-patches spec.unschedulable with cordoned-by and cordoned-at', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     const out = await cordonNode.execute(ctx(api), { pod: pod(), node: node() }, CORDON);
     expect(api.requests).to.deep.equal([
       {
@@ -396,7 +396,7 @@ describe('CordonNode action', () => {
     });
   });
   it('is a noop without a request when already unschedulable or no node is known', async () => {
-    const api = new RecordingApi();
+    const api = new FakeKubeApi();
     expect(
       (
         await cordonNode.execute(
@@ -410,13 +410,13 @@ describe('CordonNode action', () => {
     expect(api.requests).to.deep.equal([]);
   });
   it('a node gone (404) is a noop; 500 throws', async () => {
-    const gone = new RecordingApi(() => {
+    const gone = new FakeKubeApi(() => {
       throw apiError(404, 'NotFound');
     });
     expect(
       (await cordonNode.execute(ctx(gone), { pod: pod(), node: node() }, CORDON)).kind,
     ).to.equal('noop');
-    const broken = new RecordingApi(() => {
+    const broken = new FakeKubeApi(() => {
       throw apiError(500);
     });
     let thrown: unknown;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { EventRecorder, type EventSpec } from '../../../src/report/events.ts';
-import { RecordingApi, apiError, type RecordedRequest } from '../support/recording-api.ts';
+import { FakeKubeApi, apiError, type RecordedRequest } from '../../support/fake-kube-api.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00.250Z');
 const MIN = 60_000;
@@ -9,7 +9,7 @@ const MIN = 60_000;
 function setup(opts: { burst?: number; ratePerSecond?: number; windowMs?: number } = {}) {
   const clock = new FakeClock({ start: T0 });
   const warnings: string[] = [];
-  const api = new RecordingApi();
+  const api = new FakeKubeApi();
   const rec = new EventRecorder({
     api,
     instance: 'deployguard-7d9f-abcde',

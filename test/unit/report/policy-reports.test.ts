@@ -8,7 +8,7 @@ import {
   policyReportsServed,
   reportResults,
 } from '../../../src/report/policy-reports.ts';
-import { RecordingApi, apiError, type RecordedRequest } from '../support/recording-api.ts';
+import { FakeKubeApi, apiError, type RecordedRequest } from '../../support/fake-kube-api.ts';
 
 const BASE = '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports';
 const ALL = '/apis/wgpolicyk8s.io/v1alpha2/policyreports';
@@ -85,18 +85,18 @@ describe('reportResults', () => {
 
 describe('policyReportsServed', () => {
   it('true when discovery lists policyreports, false when not or 404, throws otherwise', async () => {
-    const served = new RecordingApi(() => ({
+    const served = new FakeKubeApi(() => ({
       resources: [{ name: 'clusterpolicyreports' }, { name: 'policyreports' }],
     }));
     expect(await policyReportsServed(served)).to.equal(true);
     expect(served.calls()).to.deep.equal(['GET /apis/wgpolicyk8s.io/v1alpha2']);
-    expect(await policyReportsServed(new RecordingApi(() => ({ resources: [] })))).to.equal(false);
-    expect(await policyReportsServed(new RecordingApi(() => ({})))).to.equal(false);
-    const missing = new RecordingApi(() => {
+    expect(await policyReportsServed(new FakeKubeApi(() => ({ resources: [] })))).to.equal(false);
+    expect(await policyReportsServed(new FakeKubeApi(() => ({})))).to.equal(false);
+    const missing = new FakeKubeApi(() => {
       throw apiError(404, 'NotFound');
     });
     expect(await policyReportsServed(missing)).to.equal(false);
-    const broken = new RecordingApi(() => {
+    const broken = new FakeKubeApi(() => {
       throw apiError(503, 'ServiceUnavailable');
     });
     let thrown: unknown;
@@ -110,7 +110,7 @@ describe('PolicyReporter.sync', () => {
   function cluster() {
     let stored: Record<string, unknown> | undefined;
     let rv = 0;
-    const api = new RecordingApi((req: RecordedRequest) => {
+    const api = new FakeKubeApi((req: RecordedRequest) => {
       // The cluster-wide LIST of our reports (reset at the start of a term).
       if (req.verb === 'GET' && req.path === ALL) {
         const ns = (stored?.metadata as { namespace?: string } | undefined)?.namespace;

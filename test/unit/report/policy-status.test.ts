@@ -7,7 +7,7 @@ import {
   type Readiness,
   type StatusInputs,
 } from '../../../src/report/policy-status.ts';
-import { RecordingApi, apiError } from '../support/recording-api.ts';
+import { FakeKubeApi, apiError } from '../../support/fake-kube-api.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
 const READY: Readiness = { ready: true, reason: 'Accepted', message: '' };
@@ -20,7 +20,7 @@ const STATUS_PATH = '/apis/deployguard.dev/v1alpha1/containerdeploymentpolicies/
 
 function setup(minIntervalMs = 2000) {
   const clock = new FakeClock({ start: T0 });
-  const api = new RecordingApi();
+  const api = new FakeKubeApi();
   const book = new PolicyStatusBook({ api, clock, minIntervalMs });
   const inputs = { violating: 0, open: false };
   const si: StatusInputs = {

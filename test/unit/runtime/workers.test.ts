@@ -3,26 +3,11 @@ import { runWorkers, TerminalError } from '../../../src/runtime/workers.ts';
 import type { WorkerLog } from '../../../src/runtime/workers.ts';
 import { WorkQueue } from '../../../src/runtime/workqueue.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
+import { RecordingLog } from '../../support/recording-log.ts';
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
 };
-
-class RecordingLog implements WorkerLog {
-  readonly lines: { level: string; msg: string; meta?: object }[] = [];
-  error(msg: string, meta?: object): void {
-    this.lines.push({ level: 'error', msg, meta });
-  }
-  warn(msg: string, meta?: object): void {
-    this.lines.push({ level: 'warn', msg, meta });
-  }
-  debug(msg: string, meta?: object): void {
-    this.lines.push({ level: 'debug', msg, meta });
-  }
-  count(level: string): number {
-    return this.lines.filter((l) => l.level === level).length;
-  }
-}
 
 function setup(): { timers: FakeClock; queue: WorkQueue; log: RecordingLog } {
   const timers = new FakeClock();

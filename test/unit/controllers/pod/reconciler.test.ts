@@ -22,7 +22,7 @@ import { Guards } from '../../../../src/remediation/guards.ts';
 import type { EventSpec } from '../../../../src/report/events.ts';
 import { PolicyStatusBook } from '../../../../src/report/policy-status.ts';
 import { podJson, policyJson, type Json } from '../../builders.ts';
-import { RecordingApi, apiError, type Handler } from '../../support/recording-api.ts';
+import { FakeKubeApi, apiError, type Handler } from '../../../support/fake-kube-api.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
 /** What the worker runner hands each reconcile. */
@@ -69,7 +69,7 @@ interface Options {
 
 function setup(opts: Options = {}) {
   const clock = new FakeClock({ start: T0 });
-  const api = new RecordingApi(opts.handler);
+  const api = new FakeKubeApi(opts.handler);
   const pods = new Store<CachedPod>();
   const namespaces = new Store<NamespaceInfo>();
   const nodes = new Store<NodeInfo>();
@@ -1027,7 +1027,7 @@ describe('PodReconciler: hostile input', () => {
 
 describe('LeaderGate', () => {
   it('a follower lets reads through and refuses every write before it reaches the API', async () => {
-    const inner = new RecordingApi(() => ({ ok: true }));
+    const inner = new FakeKubeApi(() => ({ ok: true }));
     let leading = false;
     const gate = new LeaderGate(inner, () => leading);
     expect(await gate.request('GET', '/api/v1/pods')).to.deep.equal({ ok: true });
@@ -1043,7 +1043,7 @@ describe('LeaderGate', () => {
 
   it("cuts a write's timeout to the time left in the leader's term", async () => {
     const timeouts: (number | undefined)[] = [];
-    const inner = new RecordingApi();
+    const inner = new FakeKubeApi();
     const request = inner.request.bind(inner);
     inner.request = (verb, path, o) => {
       timeouts.push(o?.timeoutMs);
