@@ -8,7 +8,7 @@ import { cachedPod, type CachedPod } from '../../../../src/controllers/pod/cache
 import { policyObject } from '../../../../src/controllers/policy/cached-policy.ts';
 import type { OwnerReference } from '../../../../src/engine/pod.ts';
 import type { WorkloadResolver } from '../../../../src/remediation/remediator.ts';
-import type { ReconcileContext } from '../../../../src/runtime/reconcile.ts';
+import { TerminalError, type ReconcileContext } from '../../../../src/runtime/reconcile.ts';
 import { FakeClock } from '../../../support/fake-clock.ts';
 import { LeaderGate, NotLeaderError } from '../../../../src/runtime/leader-gate.ts';
 import { PodReconciler } from '../../../../src/controllers/pod/reconciler.ts';
@@ -777,6 +777,37 @@ describe('PodReconciler: Enforce', () => {
     const key = env.addPod(escapePod());
     await rejection(env.reconciler.reconcile(key, CTX));
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
+  });
+
+  it('a record the server refuses (422: annotations at their limit) never stops the actions; the key is not retried', async () => {
+    const env = setup({
+      handler: (req) => {
+        const body = req.body as { metadata?: { annotations?: Json } } | undefined;
+        if (req.verb === 'PATCH' && body?.metadata?.annotations)
+          throw apiError(
+            422,
+            'Invalid',
+            req,
+            'metadata.annotations: Too long: must have at most 262144 bytes',
+          );
+        return undefined;
+      },
+    });
+    env.policy(ENFORCE);
+    const key = env.addPod(escapePod());
+    const err = await rejection(env.reconciler.reconcile(key, CTX));
+    expect(err).to.be.instanceOf(TerminalError);
+    // The label and the deletion still happened after the refused record.
+    expect(env.api.calls()).to.deep.equal([
+      `PATCH ${podPath('web-1')}`,
+      `PATCH ${podPath('web-1')}`,
+      `DELETE ${podPath('web-1')}`,
+    ]);
+    expect(env.events.map((e) => e.reason)).to.deep.equal([
+      'PolicyViolation',
+      'PodLabeled',
+      'PodDeleted',
+    ]);
   });
 
   it('eviction refused by a PodDisruptionBudget (429): ActionSkipped, skipped, requeue after 30 s', async () => {
