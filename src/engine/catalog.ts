@@ -1,7 +1,40 @@
-// The stable rule IDs (api.md section 2) with their default severity and ATT&CK techniques. A policy's
-// `severity` map may override the severity; the techniques are fixed.
+// The catalog of rules: the families evaluate() runs, in order, and the stable rule IDs
+// (docs/api.md section 2) with their default severity and ATT&CK techniques. A policy's `severity`
+// map may override the severity; the techniques are fixed.
 import type { Severity } from '../api/constants.ts';
-import { pssCheckLevel } from './rules/pod-security/index.ts';
+import type { PolicyProblem, PolicySpec } from '../api/policy.ts';
+import { commandRules } from './rules/commands.ts';
+import { hostPathRules } from './rules/host-paths.ts';
+import { imageRules } from './rules/images.ts';
+import { indicatorRules } from './rules/indicators.ts';
+import { ownershipRules } from './rules/ownership.ts';
+import { podSecurityRules, pssCheckLevel } from './rules/pod-security/index.ts';
+import { bindFamily, type CompiledRule, type RuleFamily } from './rules/rule-family.ts';
+import { scheduleRules } from './rules/schedule-window.ts';
+import { schedulingRules } from './rules/scheduling.ts';
+
+/** A family of any compiled type: it binds its compiled settings for one policy. */
+export interface CatalogEntry {
+  block: string;
+  compile(spec: PolicySpec, problems: PolicyProblem[]): CompiledRule | undefined;
+}
+
+const entry = <C>(f: RuleFamily<C>): CatalogEntry => ({
+  block: f.block,
+  compile: (spec, problems) => bindFamily(f, spec, problems),
+});
+
+/** Every rule family, in the order their findings are produced. */
+export const RULE_FAMILIES: readonly CatalogEntry[] = [
+  entry(podSecurityRules),
+  entry(imageRules),
+  entry(hostPathRules),
+  entry(indicatorRules),
+  entry(commandRules),
+  entry(schedulingRules),
+  entry(ownershipRules),
+  entry(scheduleRules),
+];
 
 export interface RuleInfo {
   severity: Severity;

@@ -1,20 +1,12 @@
 // A policy turned into what evaluation needs: globs, regexes, time zones and versions resolved once,
 // when the policy is loaded, so evaluating a pod does no parsing. Compiling is also where semantic
-// problems the schema can't see (a bad regex, an unknown time zone or check ID) are found.
+// problems the schema can't see (a bad regex, an unknown time zone or check ID) are found: each
+// rule family compiles its own block (catalog.ts), and the policy-level fields are checked here.
 import type { Policy, PolicyProblem } from '../api/policy.ts';
+import { RULE_FAMILIES, ruleInfo } from './catalog.ts';
 import { compileGlob, type Glob } from './glob.ts';
-import { compileImagesRule, type CompiledImagesRule } from './rules/images.ts';
-import type { CompiledPattern } from './rules/commands.ts';
-import { hostPathList } from './rules/host-paths.ts';
-import {
-  PSS_CHECK_IDS,
-  parsePssVersion,
-  preparePodSecurity,
-  type PreparedCheck,
-} from './rules/pod-security/index.ts';
-import { compileWindow, type CompiledWindow } from './rules/schedule-window.ts';
-import { compileSafeRegex } from './safe-regex.ts';
-import { ruleInfo } from './catalog.ts';
+import { PSS_CHECK_IDS } from './rules/pod-security/index.ts';
+import type { CompiledRule } from './rules/rule-family.ts';
 
 export interface CompiledPolicy {
   policy: Policy;
@@ -24,13 +16,8 @@ export interface CompiledPolicy {
   excludeServiceAccounts: Glob[];
   /** guards.protectedNamespaces, for the operator's guards (compiled once, not per action). */
   protectedNamespaces: Glob[];
-  images?: CompiledImagesRule;
-  patterns: CompiledPattern[];
-  windows: CompiledWindow[];
-  /** The Pod Security Standards checks `rules.podSecurity` runs, resolved once. */
-  podSecurity?: readonly PreparedCheck[];
-  /** The cleaned protected paths of `rules.hostPaths`. */
-  hostPaths?: readonly string[];
+  /** The rule families the policy asks for, compiled, in the catalog's order. */
+  rules: readonly CompiledRule[];
 }
 
 export type CompileResult =
@@ -39,46 +26,16 @@ export type CompileResult =
 export function compilePolicy(policy: Policy): CompileResult {
   const { spec } = policy;
   const problems: PolicyProblem[] = [];
-  const rules = spec.rules;
-
-  const pss = rules.podSecurity;
-  if (pss) {
-    const v = parsePssVersion(pss.version);
-    if ('error' in v) problems.push({ path: 'spec.rules.podSecurity.version', message: v.error });
-    pss.exemptChecks.forEach((id, i) => {
-      if (!PSS_CHECK_IDS.includes(id)) {
-        problems.push({
-          path: `spec.rules.podSecurity.exemptChecks[${i}]`,
-          message: `unknown Pod Security Standards check ID "${id}"; known: ${PSS_CHECK_IDS.join(', ')}`,
-        });
-      }
-    });
+  const rules: CompiledRule[] = [];
+  for (const family of RULE_FAMILIES) {
+    const compiled = family.compile(spec, problems);
+    if (compiled) rules.push(compiled);
   }
-
-  const patterns: CompiledPattern[] = [];
-  rules.commands?.deniedPatterns.forEach((source, i) => {
-    const r = compileSafeRegex(source);
-    if (r.ok) patterns.push({ source, regex: r.regex });
-    else problems.push({ path: `spec.rules.commands.deniedPatterns[${i}]`, message: r.message });
-  });
-
-  const windows: CompiledWindow[] = [];
-  rules.schedule?.allowedWindows.forEach((w, i) => {
-    const r = compileWindow(w);
-    if (r.ok) windows.push(r.window);
-    else
-      problems.push({
-        path: `spec.rules.schedule.allowedWindows[${i}].${r.field}`,
-        message: r.message,
-      });
-  });
-
   for (const id of Object.keys(spec.severity)) {
     if (!ruleInfo(id) || (id.startsWith('pss.') && !PSS_CHECK_IDS.includes(id.slice(4)))) {
       problems.push({ path: `spec.severity[${id}]`, message: `unknown rule ID "${id}"` });
     }
   }
-
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -89,11 +46,7 @@ export function compilePolicy(policy: Policy): CompileResult {
       excludeImages: spec.exclude.images.map(compileGlob),
       excludeServiceAccounts: spec.exclude.serviceAccounts.map(compileGlob),
       protectedNamespaces: spec.guards.protectedNamespaces.map(compileGlob),
-      images: rules.images ? compileImagesRule(rules.images) : undefined,
-      patterns,
-      windows,
-      podSecurity: pss ? preparePodSecurity(pss) : undefined,
-      hostPaths: rules.hostPaths ? hostPathList(rules.hostPaths) : undefined,
+      rules,
     },
   };
 }

@@ -6,14 +6,6 @@ import { MAX_LIST_ITEMS, MAX_STRING_LENGTH } from './sanitize.ts';
 import type { CompiledPolicy } from './compiled-policy.ts';
 import { policyApplies } from './match.ts';
 import type { PodView } from './pod.ts';
-import { commandsInto } from './rules/commands.ts';
-import { hostPathsInto } from './rules/host-paths.ts';
-import { imagesInto } from './rules/images.ts';
-import { indicatorsInto } from './rules/indicators.ts';
-import { checkOwnership } from './rules/ownership.ts';
-import { podSecurityInto } from './rules/pod-security/index.ts';
-import { checkScheduleWindow } from './rules/schedule-window.ts';
-import { checkScheduling } from './rules/scheduling.ts';
 import type { Evaluation, Finding, RuleError, Violation } from './violation.ts';
 
 export interface EvaluationContext {
@@ -28,20 +20,10 @@ export interface EvaluationContext {
   truncated?: readonly string[];
 }
 
-/** Appends the findings of one policy's rules to `out`, in a fixed rule order. */
+/** Appends the findings of one policy's rule families to `out`, in the catalog's order. */
 function findings(c: CompiledPolicy, pod: PodView, ctx: EvaluationContext, out: Finding[]): void {
-  const r = c.policy.spec.rules;
-  // Compiled when the policy loaded: present exactly when the rule block is.
-  if (c.podSecurity) podSecurityInto(pod, c.podSecurity, out);
-  if (c.images) imagesInto(pod, c.images, out);
-  if (c.hostPaths) hostPathsInto(pod, c.hostPaths, out);
-  if (r.indicators?.enabled) indicatorsInto(pod, out);
-  if (c.patterns.length > 0) commandsInto(pod, c.patterns, out);
-  if (r.scheduling) for (const f of checkScheduling(pod, r.scheduling)) out.push(f);
-  if (r.ownership) for (const f of checkOwnership(pod, r.ownership)) out.push(f);
-  if (c.windows.length > 0)
-    for (const f of checkScheduleWindow(pod, c.windows, ctx.now, ctx.trustCreationTimestamp))
-      out.push(f);
+  const judging = { now: ctx.now, trustCreationTimestamp: ctx.trustCreationTimestamp ?? false };
+  for (const rule of c.rules) rule.judge(pod, judging, out);
 }
 
 /** Rewrites a pod-rooted path to where the field lives in the source (a Deployment's template, say). */

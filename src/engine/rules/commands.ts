@@ -5,6 +5,8 @@
 import { allContainers, type Container, type Handler, type PodView } from '../pod.ts';
 import type { SafeRegex } from '../safe-regex.ts';
 import type { Finding } from '../violation.ts';
+import { compileSafeRegex } from '../safe-regex.ts';
+import type { RuleFamily } from './rule-family.ts';
 import { TokenGate } from './indicators/idiom.ts';
 import { excerpt } from './indicators/shell-text.ts';
 
@@ -76,18 +78,7 @@ function joined(first: readonly string[], second: readonly string[]): string {
 }
 
 /** One finding per container and place (command line, each exec handler) for the first pattern that matches. */
-export function checkCommands(pod: PodView, patterns: readonly CompiledPattern[]): Finding[] {
-  const out: Finding[] = [];
-  commandsInto(pod, patterns, out);
-  return out;
-}
-
-/** checkCommands appending to `out`. */
-export function commandsInto(
-  pod: PodView,
-  patterns: readonly CompiledPattern[],
-  out: Finding[],
-): void {
+function commandsInto(pod: PodView, patterns: readonly CompiledPattern[], out: Finding[]): void {
   if (patterns.length === 0) return;
   const g = gateOf(patterns);
   for (const { container: c, path } of allContainers(pod.spec)) {
@@ -140,3 +131,18 @@ function denied(
     message: `${onCommandLine ? 'command line' : place} matches deniedPatterns[${i}] ${excerpt(p.source)}: ${excerpt(m?.text ?? '')}`,
   });
 }
+
+/** spec.rules.commands: command.denied, one RE2 regex per deniedPatterns entry. */
+export const commandRules: RuleFamily<readonly CompiledPattern[]> = {
+  block: 'commands',
+  compile: (spec, problems) => {
+    const patterns: CompiledPattern[] = [];
+    spec.rules.commands?.deniedPatterns.forEach((source, i) => {
+      const r = compileSafeRegex(source);
+      if (r.ok) patterns.push({ source, regex: r.regex });
+      else problems.push({ path: `spec.rules.commands.deniedPatterns[${i}]`, message: r.message });
+    });
+    return patterns.length > 0 ? patterns : undefined;
+  },
+  judge: (pod, patterns, _ctx, out) => commandsInto(pod, patterns, out),
+};

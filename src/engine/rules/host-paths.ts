@@ -2,6 +2,7 @@ import type { HostPathsRule } from '../../api/policy.ts';
 import { clip } from '../image-ref.ts';
 import type { PodView, Volume } from '../pod.ts';
 import type { Finding } from '../violation.ts';
+import type { RuleFamily } from './rule-family.ts';
 
 /**
  * Host paths that hand a container the node: its filesystem, credentials, the kubelet's state or
@@ -59,19 +60,13 @@ function exposure(mount: string, protectedPath: string): string | undefined {
   return undefined;
 }
 
-/** The protected paths of a rule, cleaned: compiled once per policy (see compiled-policy.ts). */
+/** The protected paths of a rule, cleaned: compiled once per policy. */
 export function hostPathList(rule: HostPathsRule): readonly string[] {
   return [...(rule.denySensitive ? SENSITIVE_HOST_PATHS : ['/']), ...rule.denied.map(cleanPath)];
 }
 
-export function checkHostPaths(pod: PodView, rule: HostPathsRule): Finding[] {
-  const out: Finding[] = [];
-  hostPathsInto(pod, hostPathList(rule), out);
-  return out;
-}
-
-/** checkHostPaths with the rule's list already built, appending to `out`. */
-export function hostPathsInto(pod: PodView, lists: readonly string[], out: Finding[]): void {
+/** Appends the hostPath findings of the pod against the rule's cleaned list. */
+function hostPathsInto(pod: PodView, lists: readonly string[], out: Finding[]): void {
   const volumes = pod.spec.volumes;
   for (let i = 0; i < volumes.length; i++) {
     const v = volumes[i] as Volume;
@@ -90,3 +85,10 @@ export function hostPathsInto(pod: PodView, lists: readonly string[], out: Findi
     }
   }
 }
+
+/** spec.rules.hostPaths: hostPath.sensitive. */
+export const hostPathRules: RuleFamily<readonly string[]> = {
+  block: 'hostPaths',
+  compile: (spec) => (spec.rules.hostPaths ? hostPathList(spec.rules.hostPaths) : undefined),
+  judge: (pod, paths, _ctx, out) => hostPathsInto(pod, paths, out),
+};

@@ -3,6 +3,7 @@ import { anyGlob, compileGlob, type Glob } from '../glob.ts';
 import { clip, hasAllowedPrefix, normalizeRegistryPrefix, parseImage } from '../image-ref.ts';
 import { allContainers, type PodView } from '../pod.ts';
 import type { Finding } from '../violation.ts';
+import type { RuleFamily } from './rule-family.ts';
 
 export interface CompiledImagesRule {
   settings: ImagesRule;
@@ -18,12 +19,6 @@ export function compileImagesRule(settings: ImagesRule): CompiledImagesRule {
     allowed: settings.allowedRegistries.map(normalizeRegistryPrefix),
     denied: settings.deniedImages.map(compileGlob),
   };
-}
-
-export function checkImages(pod: PodView, rule: CompiledImagesRule): Finding[] {
-  const out: Finding[] = [];
-  imagesInto(pod, rule, out);
-  return out;
 }
 
 function allowedRegistry(normalized: string, prefixes: readonly string[]): boolean {
@@ -58,8 +53,8 @@ function verdict(rule: CompiledImagesRule, normalized: string): Verdict {
   return v;
 }
 
-/** checkImages appending to `out`. Paths and messages are built only for a finding. */
-export function imagesInto(pod: PodView, rule: CompiledImagesRule, out: Finding[]): void {
+/** Appends the image findings of the pod. Paths and messages are built only for a finding. */
+function imagesInto(pod: PodView, rule: CompiledImagesRule, out: Finding[]): void {
   const { settings } = rule;
   const registries = settings.allowedRegistries;
   for (const { container, path } of allContainers(pod.spec)) {
@@ -126,3 +121,10 @@ export function normalizedImages(pod: PodView): string[] {
     return p.ok ? p.ref.normalized : container.image;
   });
 }
+
+/** spec.rules.images: image.registry, image.denied, image.latestTag, image.digest. */
+export const imageRules: RuleFamily<CompiledImagesRule> = {
+  block: 'images',
+  compile: (spec) => (spec.rules.images ? compileImagesRule(spec.rules.images) : undefined),
+  judge: (pod, rule, _ctx, out) => imagesInto(pod, rule, out),
+};

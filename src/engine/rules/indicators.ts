@@ -3,14 +3,9 @@
 // its command joined with its args, and the exec commands of its probes and lifecycle hooks.
 // Attacker text only meets linear-time matching (RE2 or string scanning), and each idiom is gated
 // by a few substring checks so an ordinary command line costs a handful of `includes` calls.
-import {
-  allContainers,
-  type Container,
-  type ContainerRef,
-  type Handler,
-  type PodView,
-} from '../pod.ts';
+import { allContainers, type Container, type ContainerRef, type Handler } from '../pod.ts';
 import type { Finding } from '../violation.ts';
+import type { RuleFamily } from './rule-family.ts';
 import { TokenGate, type Detection } from './indicators/idiom.ts';
 import { detectDownloadExec, downloadExecTokens } from './indicators/download-exec.ts';
 import { detectMinerImage, detectMinerText, minerTextTokens } from './indicators/miner.ts';
@@ -135,14 +130,14 @@ function checkContainer(ref: ContainerRef, out: Finding[]): void {
   }
 }
 
-/** Findings of the built-in indicators for every container (init and ephemeral included). */
-export function checkIndicators(pod: PodView): Finding[] {
-  const out: Finding[] = [];
-  indicatorsInto(pod, out);
-  return out;
-}
-
-/** checkIndicators appending to `out`. */
-export function indicatorsInto(pod: PodView, out: Finding[]): void {
-  for (const ref of allContainers(pod.spec)) checkContainer(ref, out);
-}
+/**
+ * spec.rules.indicators: the built-in indicators, for every container (init and ephemeral
+ * included). They don't depend on the policy: there is nothing to compile but "on".
+ */
+export const indicatorRules: RuleFamily<true> = {
+  block: 'indicators',
+  compile: (spec) => (spec.rules.indicators?.enabled ? true : undefined),
+  judge: (pod, _on, _ctx, out) => {
+    for (const ref of allContainers(pod.spec)) checkContainer(ref, out);
+  },
+};

@@ -1,4 +1,5 @@
 import type { OwnershipRule } from '../../api/policy.ts';
+import type { RuleFamily } from './rule-family.ts';
 import type { PodView } from '../pod.ts';
 import type { Finding } from '../violation.ts';
 
@@ -6,7 +7,7 @@ import type { Finding } from '../violation.ts';
  * ownership.barePod: a Pod that no controller owns. Workload templates are never bare: the pods they
  * create are owned by them.
  */
-export function checkOwnership(pod: PodView, rule: OwnershipRule): Finding[] {
+function checkOwnership(pod: PodView, rule: OwnershipRule): Finding[] {
   if (!rule.denyBarePods || pod.source.kind !== 'Pod') return [];
   if (pod.metadata.ownerReferences.some((r) => r.controller)) return [];
   return [
@@ -17,3 +18,12 @@ export function checkOwnership(pod: PodView, rule: OwnershipRule): Finding[] {
     },
   ];
 }
+
+/** spec.rules.ownership: ownership.barePod. */
+export const ownershipRules: RuleFamily<OwnershipRule> = {
+  block: 'ownership',
+  compile: (spec) => spec.rules.ownership,
+  judge: (pod, rule, _ctx, out) => {
+    for (const f of checkOwnership(pod, rule)) out.push(f);
+  },
+};

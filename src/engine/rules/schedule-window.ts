@@ -2,6 +2,7 @@ import { WEEKDAYS, type Weekday } from '../../api/constants.ts';
 import type { TimeWindow } from '../../api/policy.ts';
 import type { PodView } from '../pod.ts';
 import type { Finding } from '../violation.ts';
+import type { RuleFamily } from './rule-family.ts';
 
 /** A window with its time zone resolved once: Intl formatters are costly to build, cheap to use. */
 export interface CompiledWindow {
@@ -90,7 +91,7 @@ export function inWindow(w: CompiledWindow, at: Date): boolean {
  * the object's creationTimestamp only when the caller trusts it (the operator: the API server sets
  * it); otherwise, as for a manifest that anyone could have written, it is the evaluation time.
  */
-export function checkScheduleWindow(
+function checkScheduleWindow(
   pod: PodView,
   windows: readonly CompiledWindow[],
   now: Date,
@@ -109,3 +110,25 @@ export function checkScheduleWindow(
     },
   ];
 }
+
+/** spec.rules.schedule: schedule.window, with time zones resolved once. */
+export const scheduleRules: RuleFamily<readonly CompiledWindow[]> = {
+  block: 'schedule',
+  compile: (spec, problems) => {
+    const windows: CompiledWindow[] = [];
+    spec.rules.schedule?.allowedWindows.forEach((w, i) => {
+      const r = compileWindow(w);
+      if (r.ok) windows.push(r.window);
+      else
+        problems.push({
+          path: `spec.rules.schedule.allowedWindows[${i}].${r.field}`,
+          message: r.message,
+        });
+    });
+    return windows.length > 0 ? windows : undefined;
+  },
+  judge: (pod, windows, ctx, out) => {
+    for (const f of checkScheduleWindow(pod, windows, ctx.now, ctx.trustCreationTimestamp))
+      out.push(f);
+  },
+};

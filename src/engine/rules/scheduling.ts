@@ -1,4 +1,5 @@
 import type { SchedulingRule } from '../../api/policy.ts';
+import type { RuleFamily } from './rule-family.ts';
 import { clip } from '../image-ref.ts';
 import type { NodeSelectorTerm, PodView } from '../pod.ts';
 import type { Finding } from '../violation.ts';
@@ -14,7 +15,7 @@ function controllerKind(pod: PodView): string | undefined {
 }
 
 /** scheduling.nodeName, scheduling.hostnameSelector, scheduling.controlPlaneToleration. */
-export function checkScheduling(pod: PodView, rule: SchedulingRule): Finding[] {
+function checkScheduling(pod: PodView, rule: SchedulingRule): Finding[] {
   const out: Finding[] = [];
   const { spec } = pod;
   // The scheduler writes nodeName too (through the binding subresource); only a creator's counts.
@@ -76,3 +77,12 @@ function pin(term: NodeSelectorTerm, daemon: boolean): string | undefined {
   }
   return undefined;
 }
+
+/** spec.rules.scheduling: scheduling.nodeName, hostnameSelector, controlPlaneToleration. */
+export const schedulingRules: RuleFamily<SchedulingRule> = {
+  block: 'scheduling',
+  compile: (spec) => spec.rules.scheduling,
+  judge: (pod, rule, _ctx, out) => {
+    for (const f of checkScheduling(pod, rule)) out.push(f);
+  },
+};

@@ -1,12 +1,16 @@
 import { expect } from 'chai';
 import {
-  checkCommands,
+  commandRules,
   commandLine,
   type CompiledPattern,
 } from '../../../src/engine/rules/commands.ts';
+import { judge } from './judge.ts';
 import { compileSafeRegex } from '../../../src/engine/safe-regex.ts';
 import type { PodView } from '../../../src/engine/pod.ts';
 import { sanitizePod } from '../../../src/engine/sanitize.ts';
+
+const checkCommands = (pod: PodView, patterns: readonly CompiledPattern[]) =>
+  judge(commandRules, pod, patterns);
 
 function patterns(...sources: string[]): CompiledPattern[] {
   return sources.map((source) => {

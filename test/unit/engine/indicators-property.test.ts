@@ -1,8 +1,12 @@
 // Attackers write pod specs: nothing they can put in one may make the indicators throw or stall.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { checkIndicators } from '../../../src/engine/rules/indicators.ts';
+import { indicatorRules } from '../../../src/engine/rules/indicators.ts';
+import { judge } from './judge.ts';
+import type { PodView } from '../../../src/engine/pod.ts';
 import { sanitizePod } from '../../../src/engine/sanitize.ts';
+
+const checkIndicators = (pod: PodView) => judge(indicatorRules, pod, true);
 
 // Fragments of the idioms, so random text often gets past the substring gates into the regexes
 // and the command splitter.

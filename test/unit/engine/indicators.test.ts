@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import type { PodView } from '../../../src/engine/pod.ts';
-import { checkIndicators } from '../../../src/engine/rules/indicators.ts';
+import { indicatorRules } from '../../../src/engine/rules/indicators.ts';
+import { judge } from './judge.ts';
 import { sanitizePod } from '../../../src/engine/sanitize.ts';
+
+const checkIndicators = (pod: PodView) => judge(indicatorRules, pod, true);
 
 interface Sample {
   id: string;

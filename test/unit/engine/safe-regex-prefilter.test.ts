@@ -6,13 +6,18 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { checkCommands, type CompiledPattern } from '../../../src/engine/rules/commands.ts';
+import { commandRules, type CompiledPattern } from '../../../src/engine/rules/commands.ts';
+import { judge } from './judge.ts';
+import type { PodView } from '../../../src/engine/pod.ts';
 import {
   compileSafeRegex,
   requiredLiteral,
   type SafeRegex,
 } from '../../../src/engine/safe-regex.ts';
 import { view } from '../builders.ts';
+
+const checkCommands = (pod: PodView, patterns: readonly CompiledPattern[]) =>
+  judge(commandRules, pod, patterns);
 
 // Pieces of RE2 syntax: literals (with the letters RE2 case-folds beyond ASCII), classes,
 // quantifiers, groups, alternation, flags, anchors and escapes. Many concatenations don't parse;

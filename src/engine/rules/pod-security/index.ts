@@ -1,8 +1,9 @@
 // The Pod Security Standards rule family: Kubernetes' own pod-security-admission checks, at a level
 // and a Kubernetes minor, as deployguard findings (`pss.<checkID>`). Pure: no I/O, no clock.
-import type { PodSecurityRule, PssLevel } from '../../../api/policy.ts';
+import type { PodSecurityRule, PolicyProblem, PssLevel } from '../../../api/policy.ts';
 import { allContainers, type PodView } from '../../pod.ts';
 import type { Finding } from '../../violation.ts';
+import type { RuleFamily } from '../rule-family.ts';
 import { CAPABILITY_CHECKS } from './capabilities.ts';
 import type { Problem, PssCheck, VersionedCheck } from './check.ts';
 import { versionAt } from './check.ts';
@@ -166,3 +167,29 @@ export function podSecurityInto(
     for (const p of problems) out.push({ rule: ruleId, ...p });
   }
 }
+
+/** Problems of a podSecurity block the schema can't see: the version and the check IDs. */
+function podSecurityProblems(pss: PodSecurityRule, problems: PolicyProblem[]): void {
+  const v = parsePssVersion(pss.version);
+  if ('error' in v) problems.push({ path: 'spec.rules.podSecurity.version', message: v.error });
+  pss.exemptChecks.forEach((id, i) => {
+    if (!PSS_CHECK_IDS.includes(id)) {
+      problems.push({
+        path: `spec.rules.podSecurity.exemptChecks[${i}]`,
+        message: `unknown Pod Security Standards check ID "${id}"; known: ${PSS_CHECK_IDS.join(', ')}`,
+      });
+    }
+  });
+}
+
+/** spec.rules.podSecurity: the upstream checks as pss.<checkID>. */
+export const podSecurityRules: RuleFamily<readonly PreparedCheck[]> = {
+  block: 'podSecurity',
+  compile: (spec, problems) => {
+    const pss = spec.rules.podSecurity;
+    if (!pss) return undefined;
+    podSecurityProblems(pss, problems);
+    return preparePodSecurity(pss);
+  },
+  judge: (pod, checks, _ctx, out) => podSecurityInto(pod, checks, out),
+};
