@@ -3,7 +3,7 @@
 // pod that lives only seconds is still recorded; nothing the operator does is forbidden by its RBAC.
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
-import { applyPolicy } from './harness.ts';
+import { applyPolicy, operatorTest } from './harness.ts';
 import {
   BASELINE,
   DETECTED_AT,
@@ -29,7 +29,7 @@ describe('operator: Audit mode', function () {
   this.timeout(120_000);
   afterEach(printLogOnFailure);
 
-  it('records a violating pod exactly once and leaves a benign pod alone', async () => {
+  operatorTest('records a violating pod exactly once and leaves a benign pod alone', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-audit');
     await applyPolicy(own, `audit-${ns}`, {

@@ -15,7 +15,13 @@ import {
   waitFor,
 } from '../cluster.ts';
 import { FaultProxy, credentialOf, type Match } from '../support/fault-proxy.ts';
-import { OperatorProcess, SERVICE_ACCOUNT, applyPolicy, operatorAccount } from './harness.ts';
+import {
+  OperatorProcess,
+  SERVICE_ACCOUNT,
+  applyPolicy,
+  operatorAccount,
+  operatorTest,
+} from './harness.ts';
 import {
   BASELINE,
   PRIVILEGED,
@@ -145,132 +151,141 @@ describe('operator: API faults injected by a proxy', function () {
     proxy = undefined;
   });
 
-  it('honours 429 Retry-After and backs off on 503 for pod list and watch; records once', async () => {
-    let listThrottled = { served: () => 0 };
-    const s = await setup('throttle', (p) => {
-      listThrottled = p.fail(429, podList, { retryAfterSeconds: 2 });
-    });
-    const lists = s.proxy.seen(podList);
-    expect(listThrottled.served()).to.equal(1);
-    expect(lists.map((r) => r.status)).to.deep.equal([429, 200]);
-    // Backoff alone would retry after 0.8 to 1.6 s; the server asked for 2 s.
-    expect((lists[1]?.at ?? 0) - (lists[0]?.at ?? 0)).to.be.at.least(1950);
+  operatorTest(
+    'honours 429 Retry-After and backs off on 503 for pod list and watch; records once',
+    async () => {
+      let listThrottled = { served: () => 0 };
+      const s = await setup('throttle', (p) => {
+        listThrottled = p.fail(429, podList, { retryAfterSeconds: 2 });
+      });
+      const lists = s.proxy.seen(podList);
+      expect(listThrottled.served()).to.equal(1);
+      expect(lists.map((r) => r.status)).to.deep.equal([429, 200]);
+      // Backoff alone would retry after 0.8 to 1.6 s; the server asked for 2 s.
+      expect((lists[1]?.at ?? 0) - (lists[0]?.at ?? 0)).to.be.at.least(1950);
 
-    // End the pod watch as the server does at its timeout; the next two watches are refused.
-    // A watch ended within 1 s with no event counts as a failure; this one must be a clean end.
-    await waitFor('the pod watch open for a second', () => {
-      const [first] = s.proxy.seen(podWatch);
-      return first?.status === 200 && Date.now() - first.at > 1100;
-    });
-    const unavailable = s.proxy.fail(503, podWatch);
-    const throttled = s.proxy.fail(429, podWatch);
-    expect(s.proxy.closeStreams(podWatch)).to.equal(1);
-    await waitFor('a 503 served', () => unavailable.served() === 1, 10_000, 20);
-    // Created while the pod watch is down: only the resumed watch can bring it.
-    await create(s.ns, pod('during', PRIVILEGED));
-    await recordedOnce(s, 'during');
-    expect(throttled.served()).to.equal(1);
+      // End the pod watch as the server does at its timeout; the next two watches are refused.
+      // A watch ended within 1 s with no event counts as a failure; this one must be a clean end.
+      await waitFor('the pod watch open for a second', () => {
+        const [first] = s.proxy.seen(podWatch);
+        return first?.status === 200 && Date.now() - first.at > 1100;
+      });
+      const unavailable = s.proxy.fail(503, podWatch);
+      const throttled = s.proxy.fail(429, podWatch);
+      expect(s.proxy.closeStreams(podWatch)).to.equal(1);
+      await waitFor('a 503 served', () => unavailable.served() === 1, 10_000, 20);
+      // Created while the pod watch is down: only the resumed watch can bring it.
+      await create(s.ns, pod('during', PRIVILEGED));
+      await recordedOnce(s, 'during');
+      expect(throttled.served()).to.equal(1);
 
-    expect(await restarts(s.op, 'pods', 'throttled')).to.equal(2);
-    expect(await restarts(s.op, 'pods', 'server_error')).to.equal(1);
-    expect(await restarts(s.op, 'pods', 'closed')).to.equal(1);
-    expect(await restarts(s.op, 'pods', 'network')).to.equal(0);
-    // Every watch resumed from a resourceVersion; nothing was relisted.
-    const watches = s.proxy.seen(podWatch);
-    expect(watches.map((r) => r.status)).to.deep.equal([200, 503, 429, 200]);
-    for (const w of watches) expect(w.query.resourceVersion).to.match(/^\d+$/);
-    expect(s.proxy.seen(podList)).to.have.length(2);
-    await stillHealthy(s);
-  });
+      expect(await restarts(s.op, 'pods', 'throttled')).to.equal(2);
+      expect(await restarts(s.op, 'pods', 'server_error')).to.equal(1);
+      expect(await restarts(s.op, 'pods', 'closed')).to.equal(1);
+      expect(await restarts(s.op, 'pods', 'network')).to.equal(0);
+      // Every watch resumed from a resourceVersion; nothing was relisted.
+      const watches = s.proxy.seen(podWatch);
+      expect(watches.map((r) => r.status)).to.deep.equal([200, 503, 429, 200]);
+      for (const w of watches) expect(w.query.resourceVersion).to.match(/^\d+$/);
+      expect(s.proxy.seen(podList)).to.have.length(2);
+      await stillHealthy(s);
+    },
+  );
 
-  it('resumes every watch from its last resourceVersion after all connections are reset', async () => {
-    const s = await setup('reset');
-    await create(s.ns, pod('before', PRIVILEGED));
-    await annotated(s.ns, 'before', 30_000);
-    // Its Event is sent without the reconcile waiting: let it land before the reset cuts it off.
-    await waitForEvents(s.ns, about('before', 'PolicyViolation'));
+  operatorTest(
+    'resumes every watch from its last resourceVersion after all connections are reset',
+    async () => {
+      const s = await setup('reset');
+      await create(s.ns, pod('before', PRIVILEGED));
+      await annotated(s.ns, 'before', 30_000);
+      // Its Event is sent without the reconcile waiting: let it land before the reset cuts it off.
+      await waitForEvents(s.ns, about('before', 'PolicyViolation'));
 
-    const since = Date.now();
-    // Four watches (pods, namespaces, nodes, policies) at least, all broken at once.
-    expect(s.proxy.reset()).to.be.at.least(4);
-    await create(s.ns, pod('after', PRIVILEGED));
-    await recordedOnce(s, 'after');
+      const since = Date.now();
+      // Four watches (pods, namespaces, nodes, policies) at least, all broken at once.
+      expect(s.proxy.reset()).to.be.at.least(4);
+      await create(s.ns, pod('after', PRIVILEGED));
+      await recordedOnce(s, 'after');
 
-    const line = await s.op.waitForLog((l) => l.msg.startsWith('pods: rewatching'));
-    expect(line.reason).to.equal('network');
-    expect(s.op.logs.filter((l) => l.msg.includes('relisting'))).to.deep.equal([]);
-    expect(
-      s.proxy.seen((r) => r.method === 'GET' && !r.watch && WATCHED.includes(r.path), since),
-    ).to.deep.equal([]);
-    expect(line.resourceVersion).to.match(/^\d+$/);
-    const rewatch = s.proxy.seen(podWatch, since);
-    expect(rewatch[0]?.query.resourceVersion).to.equal(line.resourceVersion);
-    expect(rewatch[0]?.status).to.equal(200);
-    // The pod watch being back says nothing of the others: each resumes on its own backoff.
-    for (const resource of ['pods', 'namespaces', 'nodes', 'policies'])
-      await waitFor(
-        `the ${resource} watch resumed once`,
-        async () => (await restarts(s.op, resource, 'network')) >= 1,
-        30_000,
+      const line = await s.op.waitForLog((l) => l.msg.startsWith('pods: rewatching'));
+      expect(line.reason).to.equal('network');
+      expect(s.op.logs.filter((l) => l.msg.includes('relisting'))).to.deep.equal([]);
+      expect(
+        s.proxy.seen((r) => r.method === 'GET' && !r.watch && WATCHED.includes(r.path), since),
+      ).to.deep.equal([]);
+      expect(line.resourceVersion).to.match(/^\d+$/);
+      const rewatch = s.proxy.seen(podWatch, since);
+      expect(rewatch[0]?.query.resourceVersion).to.equal(line.resourceVersion);
+      expect(rewatch[0]?.status).to.equal(200);
+      // The pod watch being back says nothing of the others: each resumes on its own backoff.
+      for (const resource of ['pods', 'namespaces', 'nodes', 'policies'])
+        await waitFor(
+          `the ${resource} watch resumed once`,
+          async () => (await restarts(s.op, resource, 'network')) >= 1,
+          30_000,
+        );
+      for (const resource of ['pods', 'namespaces', 'nodes', 'policies'])
+        expect(await restarts(s.op, resource, 'network'), resource).to.equal(1);
+      // The pod recorded before the reset is not recorded again by the resumed watch.
+      expect(await violationEvents(s.ns, 'before')).to.equal(1);
+      expect(s.op.writes(`/namespaces/${s.ns}/pods/before`)).to.have.length(1);
+      await stillHealthy(s);
+    },
+  );
+
+  operatorTest(
+    'reloads rotated credentials on 401 and keeps retrying through repeated 401s',
+    async () => {
+      const s = await setup('creds');
+      const before = JSON.parse(readFileSync(s.kubeconfig, 'utf8')) as Kubeconfig;
+      const oldCredential = credentialOf(before.users[0]?.user.token ?? '');
+      // Rotate: a new token in the operator's kubeconfig, and the old one refused from now on.
+      const newToken = writeThroughProxy(
+        await serviceAccountKubeconfig(s.own, SERVICE_ACCOUNT),
+        s.proxy,
+        s.kubeconfig,
       );
-    for (const resource of ['pods', 'namespaces', 'nodes', 'policies'])
-      expect(await restarts(s.op, resource, 'network'), resource).to.equal(1);
-    // The pod recorded before the reset is not recorded again by the resumed watch.
-    expect(await violationEvents(s.ns, 'before')).to.equal(1);
-    expect(s.op.writes(`/namespaces/${s.ns}/pods/before`)).to.have.length(1);
-    await stillHealthy(s);
-  });
+      const newCredential = credentialOf(newToken);
+      expect(newCredential).to.not.equal(oldCredential);
+      const revoked = s.proxy.fail(401, (r) => r.credential === oldCredential, {
+        count: Infinity,
+      });
+      const since = Date.now();
+      s.proxy.reset();
+      await create(s.ns, pod('rotated', PRIVILEGED));
+      await recordedOnce(s, 'rotated');
 
-  it('reloads rotated credentials on 401 and keeps retrying through repeated 401s', async () => {
-    const s = await setup('creds');
-    const before = JSON.parse(readFileSync(s.kubeconfig, 'utf8')) as Kubeconfig;
-    const oldCredential = credentialOf(before.users[0]?.user.token ?? '');
-    // Rotate: a new token in the operator's kubeconfig, and the old one refused from now on.
-    const newToken = writeThroughProxy(
-      await serviceAccountKubeconfig(s.own, SERVICE_ACCOUNT),
-      s.proxy,
-      s.kubeconfig,
-    );
-    const newCredential = credentialOf(newToken);
-    expect(newCredential).to.not.equal(oldCredential);
-    const revoked = s.proxy.fail(401, (r) => r.credential === oldCredential, {
-      count: Infinity,
-    });
-    const since = Date.now();
-    s.proxy.reset();
-    await create(s.ns, pod('rotated', PRIVILEGED));
-    await recordedOnce(s, 'rotated');
+      expect(revoked.served()).to.be.at.least(1);
+      // Every watch came back, under the new token (each on its own backoff: wait for each).
+      for (const path of WATCHED)
+        await waitFor(
+          `${path} watched again under the new token`,
+          () =>
+            s.proxy
+              .seen((r) => r.path === path && r.watch && r.status === 200, since)
+              .some((r) => r.credential === newCredential),
+          30_000,
+        );
+      const patches = s.proxy.seen((r) => r.method === 'PATCH' && r.path.endsWith('/pods/rotated'));
+      expect(patches.filter((r) => r.status === 200).map((r) => r.credential)).to.deep.equal([
+        newCredential,
+      ]);
+      // The reload made the first retry succeed: no watch had to back off for it.
+      expect(await restarts(s.op, 'pods', 'unauthorized')).to.equal(0);
 
-    expect(revoked.served()).to.be.at.least(1);
-    // Every watch came back, under the new token (each on its own backoff: wait for each).
-    for (const path of WATCHED)
-      await waitFor(
-        `${path} watched again under the new token`,
-        () =>
-          s.proxy
-            .seen((r) => r.path === path && r.watch && r.status === 200, since)
-            .some((r) => r.credential === newCredential),
-        30_000,
-      );
-    const patches = s.proxy.seen((r) => r.method === 'PATCH' && r.path.endsWith('/pods/rotated'));
-    expect(patches.filter((r) => r.status === 200).map((r) => r.credential)).to.deep.equal([
-      newCredential,
-    ]);
-    // The reload made the first retry succeed: no watch had to back off for it.
-    expect(await restarts(s.op, 'pods', 'unauthorized')).to.equal(0);
+      // 401s that a reload cannot cure (the file holds the same token): the watch retries
+      // with backoff until they stop, never giving up.
+      const refused = s.proxy.fail(401, podWatch, { count: 2 });
+      expect(s.proxy.closeStreams(podWatch)).to.equal(1);
+      await waitFor('two 401s served', () => refused.served() === 2, 10_000, 20);
+      await create(s.ns, pod('refused', PRIVILEGED));
+      await recordedOnce(s, 'refused');
+      expect(await restarts(s.op, 'pods', 'unauthorized')).to.equal(1);
+      await stillHealthy(s);
+    },
+  );
 
-    // 401s that a reload cannot cure (the file holds the same token): the watch retries
-    // with backoff until they stop, never giving up.
-    const refused = s.proxy.fail(401, podWatch, { count: 2 });
-    expect(s.proxy.closeStreams(podWatch)).to.equal(1);
-    await waitFor('two 401s served', () => refused.served() === 2, 10_000, 20);
-    await create(s.ns, pod('refused', PRIVILEGED));
-    await recordedOnce(s, 'refused');
-    expect(await restarts(s.op, 'pods', 'unauthorized')).to.equal(1);
-    await stillHealthy(s);
-  });
-
-  it('delivers what a 5 s blackhole held back once it lifts, exactly once', async () => {
+  operatorTest('delivers what a 5 s blackhole held back once it lifts, exactly once', async () => {
     const s = await setup('blackhole');
     await create(s.ns, pod('before', PRIVILEGED));
     await annotated(s.ns, 'before', 30_000);

@@ -5,7 +5,7 @@
 // are left alone; evictions honour PodDisruptionBudgets; cordoning stops at the cluster share.
 import { expect } from 'chai';
 import { freshNamespace, waitFor } from '../cluster.ts';
-import { applyPolicy } from './harness.ts';
+import { applyPolicy, operatorTest } from './harness.ts';
 import {
   BASELINE,
   PRIVILEGED,
@@ -40,68 +40,71 @@ describe('operator: guards', function () {
   this.timeout(120_000);
   afterEach(printLogOnFailure);
 
-  it('stops deleting the pods of a Deployment that keeps recreating them after 3, and reports the Deployment', async () => {
-    const own = await freshNamespace('dg-op');
-    const ns = await freshNamespace('dg-loop');
-    const policy = `loop-${ns}`;
-    await applyPolicy(own, policy, {
-      mode: 'Enforce',
-      match: { namespaces: [ns] },
-      rules: BASELINE,
-      actions: [{ type: 'DeletePod', gracePeriodSeconds: 0 }],
-      guards: { maxActionsPerMinute: 100 },
-    });
-    const op = await start(own);
-    await create(ns, deployment('loop', 1, PRIVILEGED));
+  operatorTest(
+    'stops deleting the pods of a Deployment that keeps recreating them after 3, and reports the Deployment',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const ns = await freshNamespace('dg-loop');
+      const policy = `loop-${ns}`;
+      await applyPolicy(own, policy, {
+        mode: 'Enforce',
+        match: { namespaces: [ns] },
+        rules: BASELINE,
+        actions: [{ type: 'DeletePod', gracePeriodSeconds: 0 }],
+        guards: { maxActionsPerMinute: 100 },
+      });
+      const op = await start(own);
+      await create(ns, deployment('loop', 1, PRIVILEGED));
 
-    const loop = await waitForEvents(ns, { reason: 'RemediationLoop' });
-    expect(loop).to.have.length(1);
-    expect(loop[0]?.involvedObject).to.include({ kind: 'Deployment', name: 'loop' });
-    expect(loop[0]).to.include({ type: 'Warning', reportingComponent: REPORTER });
-    await op.waitForLog((l) => l.guard === 'loop' && l.action === 'DeletePod');
+      const loop = await waitForEvents(ns, { reason: 'RemediationLoop' });
+      expect(loop).to.have.length(1);
+      expect(loop[0]?.involvedObject).to.include({ kind: 'Deployment', name: 'loop' });
+      expect(loop[0]).to.include({ type: 'Warning', reportingComponent: REPORTER });
+      await op.waitForLog((l) => l.guard === 'loop' && l.action === 'DeletePod');
 
-    // The survivor: the ReplicaSet's 4th pod, left alone from now on.
-    const survivor = await waitFor('one pod left alone', async () => {
-      const l = await pods(ns, 'app=loop');
-      return l.length === 1 ? l : undefined;
-    });
-    const skipped = await waitForEvents(
-      ns,
-      about(survivor[0]?.metadata.name ?? '', 'ActionSkipped'),
-    );
-    expect(skipped[0]?.message).to.contain('keeps recreating');
-    const deleted = async (): Promise<number> =>
-      op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: 'success' });
-    expect(await deleted()).to.equal(3);
-    const status = await waitForStatus(policy, (s) => (s.loopingWorkloads ?? []).length > 0);
-    expect(status.loopingWorkloads).to.deep.equal([
-      { kind: 'Deployment', namespace: ns, name: 'loop' },
-    ]);
-    expect(status.actions?.DeletePod).to.equal(3);
+      // The survivor: the ReplicaSet's 4th pod, left alone from now on.
+      const survivor = await waitFor('one pod left alone', async () => {
+        const l = await pods(ns, 'app=loop');
+        return l.length === 1 ? l : undefined;
+      });
+      const skipped = await waitForEvents(
+        ns,
+        about(survivor[0]?.metadata.name ?? '', 'ActionSkipped'),
+      );
+      expect(skipped[0]?.message).to.contain('keeps recreating');
+      const deleted = async (): Promise<number> =>
+        op.metric('deployguard_actions_total', { policy, action: 'DeletePod', outcome: 'success' });
+      expect(await deleted()).to.equal(3);
+      const status = await waitForStatus(policy, (s) => (s.loopingWorkloads ?? []).length > 0);
+      expect(status.loopingWorkloads).to.deep.equal([
+        { kind: 'Deployment', namespace: ns, name: 'loop' },
+      ]);
+      expect(status.actions?.DeletePod).to.equal(3);
 
-    await sleep(3000);
-    expect(uids(await pods(ns, 'app=loop')), 'the pod count is stable').to.deep.equal(
-      uids(survivor),
-    );
-    expect(await deleted()).to.equal(3);
-    // Events are sent without the reconcile waiting for them: all three first, then exactly three.
-    const podDeleted = await readSettled(
-      'three PodDeleted events',
-      () => events(ns, { reason: 'PodDeleted' }),
-      (l) => l.length >= 3,
-    );
-    expect(podDeleted).to.have.length(3);
-    expect(await events(ns, { reason: 'RemediationLoop' })).to.have.length(1);
-    expect(
-      await op.metric('deployguard_actions_total', {
-        policy,
-        action: 'DeletePod',
-        outcome: 'skipped',
-      }),
-    ).to.equal(1);
-  });
+      await sleep(3000);
+      expect(uids(await pods(ns, 'app=loop')), 'the pod count is stable').to.deep.equal(
+        uids(survivor),
+      );
+      expect(await deleted()).to.equal(3);
+      // Events are sent without the reconcile waiting for them: all three first, then exactly three.
+      const podDeleted = await readSettled(
+        'three PodDeleted events',
+        () => events(ns, { reason: 'PodDeleted' }),
+        (l) => l.length >= 3,
+      );
+      expect(podDeleted).to.have.length(3);
+      expect(await events(ns, { reason: 'RemediationLoop' })).to.have.length(1);
+      expect(
+        await op.metric('deployguard_actions_total', {
+          policy,
+          action: 'DeletePod',
+          outcome: 'skipped',
+        }),
+      ).to.equal(1);
+    },
+  );
 
-  it('opens the breaker past maxActionsPerMinute and skips the rest', async () => {
+  operatorTest('opens the breaker past maxActionsPerMinute and skips the rest', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-breaker');
     const policy = `breaker-${ns}`;
@@ -142,7 +145,7 @@ describe('operator: guards', function () {
     expect(labeled).to.have.length(2);
   });
 
-  it('does not delete pods whose owner kind is in ignoreOwnerKinds', async () => {
+  operatorTest('does not delete pods whose owner kind is in ignoreOwnerKinds', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-owner');
     const policy = `owner-${ns}`;
@@ -174,7 +177,7 @@ describe('operator: guards', function () {
     expect(await events(ns, { reason: 'PodDeleted' })).to.have.length(1);
   });
 
-  it('evict: true honours a PodDisruptionBudget that forbids the eviction', async () => {
+  operatorTest('evict: true honours a PodDisruptionBudget that forbids the eviction', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-pdb');
     const policy = `pdb-${ns}`;
@@ -235,7 +238,7 @@ describe('operator: guards', function () {
     expect(status.totalActions).to.equal(1);
   });
 
-  it('cordons no more than maxCordonedNodesPercent of the nodes', async () => {
+  operatorTest('cordons no more than maxCordonedNodesPercent of the nodes', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-cap');
     const policy = `cap-${ns}`;

@@ -1,13 +1,16 @@
 // Runs the real operator (`node src/cli.ts run`) as a child process against the local control
 // plane, as its own ServiceAccount with exactly the RBAC in config/rbac/, and gives tests what an
 // on-call engineer would look at: its JSON logs, /metrics, /readyz, and the cluster itself.
-// Every operator and policy a test starts is stopped/deleted after the test (root afterEach),
-// and any "forbidden" in an operator's log fails that test: least privilege is proven by use.
+// Tests that run operators are declared with operatorTest(): after the body, the operators it
+// started are stopped and any request their RBAC refused fails that very test (least privilege is
+// proven by use; least-privilege.ts). The root afterEach only cleans up (stops stragglers, deletes
+// policies and bindings) and never throws, so one test's problem can't skip the rest of the suite.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { installCrd, kubectl, repoRoot, serviceAccountKubeconfig, waitFor } from '../cluster.ts';
+import { leastPrivilegeProblems } from './least-privilege.ts';
 
 export const SERVICE_ACCOUNT = 'deployguard-controller-manager';
 const CLUSTER_ROLE = 'deployguard-manager';
@@ -74,6 +77,8 @@ export interface OperatorOptions {
 }
 
 const running = new Set<OperatorProcess>();
+/** Every operator started since the current test began (exited ones included). */
+const startedInTest: OperatorProcess[] = [];
 
 export class OperatorProcess {
   readonly logs: LogLine[] = [];
@@ -124,6 +129,7 @@ export class OperatorProcess {
     this.child.stderr?.setEncoding('utf8').on('data', onData);
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
     running.add(this);
+    startedInTest.push(this);
     void this.exited.then(() => running.delete(this));
   }
 
@@ -188,11 +194,6 @@ export class OperatorProcess {
     return code;
   }
 
-  /** Log lines that show the operator was refused by RBAC. */
-  forbidden(): LogLine[] {
-    return this.logs.filter((l) => /forbidden/i.test(JSON.stringify(l)));
-  }
-
   /** Writes the operator made (its "api write" debug lines), optionally only those whose path contains `pathPart`. */
   writes(pathPart = ''): LogLine[] {
     return this.logs.filter((l) => l.msg === 'api write' && String(l.path).includes(pathPart));
@@ -247,14 +248,34 @@ export async function applyPolicy(
   });
 }
 
-/** Root afterEach: stop every operator, check none was forbidden anything, delete policies and bindings. */
-export async function cleanUpOperators(): Promise<string[]> {
-  const problems: string[] = [];
-  for (const op of [...running]) {
-    await op.stop();
-    for (const l of op.forbidden())
-      problems.push(`${op.name} was refused by RBAC: ${JSON.stringify(l).slice(0, 400)}`);
-  }
+/**
+ * A test that runs operators: after its body (passed or not), the operators it started are
+ * stopped, and a request their RBAC refused, and still refuses, fails this test.
+ */
+export function operatorTest(
+  title: string,
+  body: (this: Mocha.Context) => Promise<void>,
+): Mocha.Test {
+  return it(title, async function () {
+    startedInTest.length = 0;
+    let failure: unknown;
+    try {
+      await body.call(this);
+    } catch (err) {
+      failure = err;
+    }
+    const ops = startedInTest.splice(0);
+    for (const op of ops) await op.stop();
+    if (failure !== undefined) throw failure;
+    const problems: string[] = [];
+    for (const op of ops) problems.push(...(await leastPrivilegeProblems(op.name, op.logs)));
+    if (problems.length > 0) throw new Error(problems.join('\n'));
+  });
+}
+
+/** Root afterEach: stop any operator still running, delete the test's policies and bindings. Never throws. */
+export async function cleanUpOperators(): Promise<void> {
+  for (const op of [...running]) await op.stop().catch(() => undefined);
   const policies = [...policiesToDelete];
   policiesToDelete.clear();
   if (policies.length > 0)
@@ -266,5 +287,4 @@ export async function cleanUpOperators(): Promise<string[]> {
     await kubectl(['delete', 'clusterrolebinding', '--ignore-not-found', ...bindings], {
       allowFail: true,
     });
-  return problems;
 }

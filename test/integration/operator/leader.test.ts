@@ -4,7 +4,13 @@
 // stops gracefully hands over at once by releasing the Lease.
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
-import { OperatorProcess, applyPolicy, operatorAccount, type LogLine } from './harness.ts';
+import {
+  OperatorProcess,
+  applyPolicy,
+  operatorAccount,
+  type LogLine,
+  operatorTest,
+} from './harness.ts';
 import {
   BASELINE,
   PRIVILEGED,
@@ -94,7 +100,7 @@ async function twoReplicas(): Promise<Pair> {
 describe('operator: leader election', function () {
   this.timeout(120_000);
 
-  it('has exactly one leader, and only the leader writes', async () => {
+  operatorTest('has exactly one leader, and only the leader writes', async () => {
     const { own, ns, leader, follower } = await twoReplicas();
     expect(await leaseHolder(own)).to.equal(identity(leader));
     expect(identity(leader)).to.not.equal(identity(follower));
@@ -116,7 +122,7 @@ describe('operator: leader election', function () {
     expect(await leaderMetric(follower)).to.equal(0);
   });
 
-  it('replaces a killed leader within lease duration plus retry', async () => {
+  operatorTest('replaces a killed leader within lease duration plus retry', async () => {
     const { own, ns, leader, follower } = await twoReplicas();
     leader.signal('SIGKILL');
     const killedAt = Date.now();
@@ -138,41 +144,44 @@ describe('operator: leader election', function () {
     expect(await settledViolationEvents(ns, 'after-kill')).to.equal(1);
   });
 
-  it('a leader frozen past its lease makes no write when it wakes, and exits', async () => {
-    const { own, ns, leader: a, follower: b } = await twoReplicas();
-    a.signal('SIGSTOP');
-    try {
-      await waitFor('B leads', async () => (await leaderMetric(b)) === 1, 30_000, 200);
-      expect(await leaseHolder(own)).to.equal(identity(b));
-      // A sleeps through this pod's creation; its watch delivers the event when it wakes.
-      await create(ns, pod('while-frozen', PRIVILEGED));
-      const recorded = await settled(ns, 'while-frozen');
-      await sleep(500);
-      const seen = a.logs.length;
-      a.signal('SIGCONT');
-      const code = await Promise.race([
-        a.exited,
-        new Promise<'running'>((r) => setTimeout(() => r('running'), 15_000)),
-      ]);
-      expect(code, 'the old leader exits on noticing it lost the lease').to.not.equal('running');
-      expect(code).to.not.equal(0);
-      expect(writeLines(a, seen), 'old leader write activity after waking').to.deep.equal([]);
-      expect(a.logs.slice(seen).some((l) => l.msg === 'lost the leader lease: stopping')).to.equal(
-        true,
-      );
-      // Nothing it might have written is visible: the pod is as B left it, one event, B holds the Lease.
-      expect((await get<PodJson>('pod', 'while-frozen', ns))?.metadata.resourceVersion).to.equal(
-        recorded.metadata.resourceVersion,
-      );
-      expect(await settledViolationEvents(ns, 'while-frozen')).to.equal(1);
-      expect(await leaseHolder(own)).to.equal(identity(b));
-      expect(writeLines(b).map((l) => l.pod)).to.deep.equal([`${ns}/while-frozen`]);
-    } finally {
-      a.signal('SIGCONT');
-    }
-  });
+  operatorTest(
+    'a leader frozen past its lease makes no write when it wakes, and exits',
+    async () => {
+      const { own, ns, leader: a, follower: b } = await twoReplicas();
+      a.signal('SIGSTOP');
+      try {
+        await waitFor('B leads', async () => (await leaderMetric(b)) === 1, 30_000, 200);
+        expect(await leaseHolder(own)).to.equal(identity(b));
+        // A sleeps through this pod's creation; its watch delivers the event when it wakes.
+        await create(ns, pod('while-frozen', PRIVILEGED));
+        const recorded = await settled(ns, 'while-frozen');
+        await sleep(500);
+        const seen = a.logs.length;
+        a.signal('SIGCONT');
+        const code = await Promise.race([
+          a.exited,
+          new Promise<'running'>((r) => setTimeout(() => r('running'), 15_000)),
+        ]);
+        expect(code, 'the old leader exits on noticing it lost the lease').to.not.equal('running');
+        expect(code).to.not.equal(0);
+        expect(writeLines(a, seen), 'old leader write activity after waking').to.deep.equal([]);
+        expect(
+          a.logs.slice(seen).some((l) => l.msg === 'lost the leader lease: stopping'),
+        ).to.equal(true);
+        // Nothing it might have written is visible: the pod is as B left it, one event, B holds the Lease.
+        expect((await get<PodJson>('pod', 'while-frozen', ns))?.metadata.resourceVersion).to.equal(
+          recorded.metadata.resourceVersion,
+        );
+        expect(await settledViolationEvents(ns, 'while-frozen')).to.equal(1);
+        expect(await leaseHolder(own)).to.equal(identity(b));
+        expect(writeLines(b).map((l) => l.pod)).to.deep.equal([`${ns}/while-frozen`]);
+      } finally {
+        a.signal('SIGCONT');
+      }
+    },
+  );
 
-  it('a leader stopped gracefully releases the Lease for a fast handover', async () => {
+  operatorTest('a leader stopped gracefully releases the Lease for a fast handover', async () => {
     const { own, leader, follower } = await twoReplicas();
     expect(await leader.stop()).to.equal(0);
     const released = leader.logs.find((l) => l.msg === 'released leader lease');

