@@ -1,4 +1,4 @@
-// Names that users, dashboards and scripts depend on (docs: api.md). Changing one is a breaking change.
+// Names that users, dashboards and scripts depend on (docs/api.md). Changing one is a breaking change.
 export const GROUP = 'deployguard.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;

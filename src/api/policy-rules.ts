@@ -1,7 +1,7 @@
 // What the CRD's CEL rules (x-kubernetes-validations in schema.ts) say, for input that never passed
 // an API server: the CLI's files, and objects stored before a CRD upgrade. Keep each check here in
 // step with its CEL twin: test/fixtures/invalid-policies.ts is one table of malformed policies that
-// test/unit/api/parse.test.ts runs through this parser and test/integration/policy-validation.test.ts
+// test/unit/engine/parse-policy.test.ts runs through this parser and test/integration/policy-validation.test.ts
 // through a real API server.
 import type { LabelSelector, PolicySpec, PolicyProblem } from './policy.ts';
 import { LABEL_KEY_PATTERN, RULE_BLOCKS, RULE_ID_PATTERN } from './schema.ts';

@@ -2,8 +2,8 @@
  * Reflector: keeps a Store equal to the server's collection by paginated LIST then WATCH from
  * the list's resourceVersion, with client-go's reflector as the model.
  *
- * Why not @kubernetes/client-node's informer (the reliability standard, design/reliability.md,
- * lists its failure modes): on any error other than 410
+ * Why not @kubernetes/client-node's informer (docs/reliability.md lists its
+ * failure modes): on any error other than 410
  * (API server restart, refused connection, 5xx, 429, 401, a failed relist) it emits `error` and
  * stops for good, so a security controller would look green while watching nothing; a throw in
  * a handler becomes an unhandled rejection; it asks for no bookmarks, sends no timeoutSeconds,

@@ -1,4 +1,4 @@
-// The operator's Prometheus metrics (api.md section 5: names and labels are public contract).
+// The operator's Prometheus metrics (docs/api.md section 5: names and labels are public contract).
 // One Registry per createMetrics call, never prom-client's global one, so tests can make many and
 // nothing leaks between them.
 //

@@ -1,4 +1,4 @@
-// The CLI's two output shapes. The JSON one is a contract (api.md section 6): keys and order fixed.
+// The CLI's two output shapes. The JSON one is a contract (docs/api.md section 6): keys and order fixed.
 import type { Violation } from '../engine/violation.ts';
 
 export interface ResourceRef {

@@ -1,4 +1,4 @@
-// A policy's status as api.md section 1 describes it: readiness, what it sees now and what it has
+// A policy's status as docs/api.md section 1 describes it: readiness, what it sees now and what it has
 // done since it was created. Counters live here between writes and are seeded from the status the
 // cluster already holds, so they survive restarts and leader changes. Status is written through
 // the status subresource only when it differs from what is there, and at most once per interval

@@ -83,7 +83,7 @@ function expandVerbs(line: string): string[] {
   return verbs.split(',').map((v) => `${head}: ${v}`);
 }
 
-// Metric names from the public contract (api.md section 5); alerts may only use these.
+// Metric names from the public contract (docs/api.md section 5); alerts may only use these.
 const METRICS = [
   'deployguard_pods_evaluated_total',
   'deployguard_violations_total',
@@ -194,7 +194,7 @@ describe('config/: kustomize manifests', function () {
   });
 
   it('gives the operator exactly its least-privilege ClusterRole and leader-election Role', () => {
-    // What the code asks for (src/controller/permissions.ts), as rendered by kustomize.
+    // What the code asks for (src/controllers/permissions.ts), as rendered by kustomize.
     const role = find(defaults, 'ClusterRole', 'deployguard-manager');
     const asSet = (rules: Rule[]): string[] =>
       ruleLines(rules)

@@ -1,7 +1,7 @@
 // The CRD on a real API server and our parser judge malformed policies alike: every case the parser
 // rejects with a field path, the API server rejects naming the same field, except the problems only
 // the operator can see (regex, time zone, check and rule IDs), which the API server must accept so
-// the operator can report them as Ready=False. Same table as test/unit/api/parse.test.ts.
+// the operator can report them as Ready=False. Same table as test/unit/engine/parse-policy.test.ts.
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { parsePolicy } from '../../src/engine/parse-policy.ts';

@@ -6,7 +6,7 @@ import type { RuleFamily } from './rule-family.ts';
 
 /**
  * Host paths that hand a container the node: its filesystem, credentials, the kubelet's state or
- * the container runtime's socket. api.md section 3; `/run` and `/var/run` are the same directory on
+ * the container runtime's socket. docs/api.md section 3; `/run` and `/var/run` are the same directory on
  * every modern distribution, so both spellings are listed.
  */
 export const SENSITIVE_HOST_PATHS: readonly string[] = [
@@ -23,7 +23,7 @@ export const SENSITIVE_HOST_PATHS: readonly string[] = [
   '/var/run/containerd/containerd.sock',
   '/var/run/crio/crio.sock',
   '/run/crio/crio.sock',
-  // Beyond api.md's list, the same escape by other doors: kernel tunables and the boot partition,
+  // Beyond the original design's list, the same escape by other doors: kernel tunables and the boot partition,
   // the container runtimes' own state (every container's root filesystem), and k3s's socket.
   '/sys',
   '/boot',

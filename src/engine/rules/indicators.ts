@@ -1,4 +1,4 @@
-// Built-in T1610 behaviour indicators (api.md section 3): reverse shells, download-and-execute,
+// Built-in T1610 behaviour indicators (docs/api.md section 3): reverse shells, download-and-execute,
 // crypto miners and the CVE-2024-21626 working directory. They read what a container will run:
 // its command joined with its args, and the exec commands of its probes and lifecycle hooks.
 // Attacker text only meets linear-time matching (RE2 or string scanning), and each idiom is gated

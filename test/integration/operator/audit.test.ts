@@ -1,5 +1,5 @@
 // The operator in Audit mode, end to end on the real control plane: a violating pod gets exactly
-// the annotations, label and Event api.md section 4 names; a benign pod is never touched; a
+// the annotations, label and Event docs/api.md section 4 names; a benign pod is never touched; a
 // pod that lives only seconds is still recorded; nothing the operator does is forbidden by its RBAC.
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';

@@ -1,8 +1,8 @@
-// Audit versus Enforce on the real control plane, action by action: exactly the writes api.md
+// Audit versus Enforce on the real control plane, action by action: exactly the writes docs/api.md
 // section 4 names (labels, NetworkPolicy, deletion, cordon, Events, status, metrics) and nothing
 // else; minSeverity, excluded and protected namespaces, the control-plane node and --dry-run
 // stop what they should; a pod that dies at once is still recorded; /metrics carries every series
-// of api.md section 5 with bounded labels.
+// of docs/api.md section 5 with bounded labels.
 import { expect } from 'chai';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
 import { applyPolicy, metricValue, operatorTest } from './harness.ts';
@@ -55,7 +55,7 @@ describe('operator: Enforce actions', function () {
   afterEach(printLogOnFailure);
 
   operatorTest(
-    'Enforce labels and isolates with exactly the writes api.md names; Audit with the same spec only records',
+    'Enforce labels and isolates with exactly the writes docs/api.md names; Audit with the same spec only records',
     async () => {
       const own = await freshNamespace('dg-op');
       const enf = await freshNamespace('dg-enf');
@@ -382,7 +382,7 @@ describe('operator: Enforce actions', function () {
   });
 
   operatorTest(
-    'records a pod deleted right after creation, and /metrics has every api.md series with bounded labels',
+    'records a pod deleted right after creation, and /metrics has every docs/api.md series with bounded labels',
     async () => {
       const own = await freshNamespace('dg-op');
       const ns = await freshNamespace('dg-ghost');

@@ -1,4 +1,4 @@
-// reliability.md: "a proxy in front of the API server injecting 429, 503, 401, resets and a silent
+// docs/reliability.md: "a proxy in front of the API server injecting 429, 503, 401, resets and a silent
 // blackhole". The operator runs as its ServiceAccount through test/integration/support/
 // fault-proxy.ts, which forwards everything it does not fault to the real API server. In each
 // case the operator must keep watching: a violating pod created during or after the fault is

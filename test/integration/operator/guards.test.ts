@@ -1,4 +1,4 @@
-// The guards of api.md section 1, end to end on the real control plane (real ReplicaSet,
+// The guards of docs/api.md section 1, end to end on the real control plane (real ReplicaSet,
 // disruption and node controllers): a remediation must never make an incident worse. A Deployment
 // that recreates what we delete stops being deleted after 3 rounds and is reported on the
 // Deployment; the per-policy rate limit opens a breaker; owner kinds we are told to leave alone

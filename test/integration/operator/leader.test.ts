@@ -1,4 +1,4 @@
-// Leader election with two real replicas on the real control plane (reliability.md section 6):
+// Leader election with two real replicas on the real control plane (docs/reliability.md, item 6):
 // exactly one leads and writes; a killed leader is replaced within the lease duration plus a
 // retry; a leader frozen past its lease makes no write after it wakes and exits; a leader that
 // stops gracefully hands over at once by releasing the Lease.

@@ -1,5 +1,5 @@
 // What the operator integration tests create and read back through kubectl: the names of our
-// marks (api.md section 4), manifests of pods and Deployments, and typed reads of pods, nodes,
+// marks (docs/api.md section 4), manifests of pods and Deployments, and typed reads of pods, nodes,
 // Events and policy status. One copy here, so every test file reads the cluster the same way.
 import { kubectl, waitFor } from '../cluster.ts';
 import { OperatorProcess, operatorAccount } from './harness.ts';

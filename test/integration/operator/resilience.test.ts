@@ -1,4 +1,4 @@
-// reliability.md's scenarios that need the real control plane: hostile pods the API server accepts
+// docs/reliability.md's scenarios that need the real control plane: hostile pods the API server accepts
 // never crash or stall the operator, a pod pre-labelled as "already recorded" is still reported,
 // and an API server restart is survived with every violating pod handled exactly once.
 import { expect } from 'chai';

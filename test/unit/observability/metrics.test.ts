@@ -29,7 +29,7 @@ async function scrape(m: Metrics) {
   return families;
 }
 
-// The public contract (api.md section 5): name -> [type, label names].
+// The public contract (docs/api.md section 5): name -> [type, label names].
 const CONTRACT: Record<string, [string, string[]]> = {
   deployguard_pods_evaluated_total: ['counter', []],
   deployguard_violations_total: ['counter', ['policy', 'rule', 'severity', 'namespace']],

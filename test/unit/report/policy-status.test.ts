@@ -44,7 +44,7 @@ describe('PolicyStatusBook: desired()', () => {
     expect(book.desired('nope', si)).to.equal(undefined);
   });
 
-  it('a fresh ready policy: the api.md section 1 shape', () => {
+  it('a fresh ready policy: the docs/api.md section 1 shape', () => {
     const { book, si, inputs } = setup();
     book.observe('p1', 3, {}, READY);
     inputs.violating = 2;

@@ -42,7 +42,7 @@ function applied(state: RecordedState, patch: ReturnType<typeof recordPatch>): R
   return out;
 }
 
-describe('recorded-violations: summarize', () => {
+describe('annotation codec: summarize', () => {
   it('dedupes per (policy, rule), keeping one entry per pair, sorted by policy then rule', () => {
     const out = summarize([
       v('zeta', 'pss.privileged', 'critical', 'spec.containers[0]'),
@@ -64,7 +64,7 @@ describe('recorded-violations: summarize', () => {
   });
 });
 
-describe('recorded-violations: encode/decode', () => {
+describe('annotation codec: encode/decode', () => {
   it('encodes compact JSON with keys in the contract order', () => {
     expect(
       encodeRecorded([{ severity: 'high', rule: 'r', policy: 'p' } as RecordedViolation]),
@@ -136,7 +136,7 @@ describe('recorded-violations: encode/decode', () => {
   });
 });
 
-describe('recorded-violations: recordPatch', () => {
+describe('annotation codec: recordPatch', () => {
   const now = summarize([v('p', 'pss.privileged', 'critical'), v('p', 'image.latestTag', 'low')]);
   const value = encodeRecorded(now);
 
@@ -188,7 +188,7 @@ describe('recorded-violations: recordPatch', () => {
       );
     }
   });
-  it('replaces a detected-at that is not RFC 3339 (api.md section 4), even if Date.parse reads it', () => {
+  it('replaces a detected-at that is not RFC 3339 (docs/api.md section 4), even if Date.parse reads it', () => {
     // V8's Date.parse accepts "hello 2020" and "1" (year 2001): a hostile value survives.
     for (const bad of ['hello 2020', '1']) {
       const patch = recordPatch({ annotation: value, detectedAt: bad, label: 'true' }, now, AT);
