@@ -22,6 +22,11 @@ export interface Config {
   workers: number;
   shutdownTimeoutMs: number;
   identity: string;
+  /** Installer floors: protected whatever a policy says (globs), unioned with each policy's. */
+  protectedNamespaces: string[];
+  /** Installer floors: the most any policy may cordon, and act, whatever it asks. */
+  maxCordonedNodesPercent: number;
+  maxActionsPerMinute: number;
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -162,6 +167,38 @@ const FLAGS: readonly FlagSpec[] = [
       into.workers = n;
     },
   },
+  {
+    name: 'protected-namespaces',
+    type: 'string',
+    placeholder: 'GLOBS',
+    default: 'kube-system',
+    help: 'never act here, whatever policies say; comma-separated globs',
+    apply: (raw, into) => {
+      const list = raw === '' ? [] : raw.split(',').map((t) => t.trim());
+      if (
+        list.length > 128 ||
+        !list.every((g) => /^[a-z0-9*?]([-a-z0-9*?]{0,61}[a-z0-9*?])?$/.test(g))
+      )
+        return 'must be namespace names or globs (lowercase letters, digits, "-", "*", "?") joined by commas';
+      into.protectedNamespaces = list;
+    },
+  },
+  integer(
+    'max-cordoned-nodes-percent',
+    '50',
+    'the most % of nodes any policy may cordon, 0 to 100',
+    'maxCordonedNodesPercent',
+    0,
+    100,
+  ),
+  integer(
+    'max-actions-per-minute',
+    '120',
+    'the most actions any policy may take a minute, 1 to 10000',
+    'maxActionsPerMinute',
+    1,
+    10_000,
+  ),
   duration(
     'shutdown-timeout',
     '25s',
@@ -171,6 +208,28 @@ const FLAGS: readonly FlagSpec[] = [
     3600_000,
   ),
 ];
+
+function integer(
+  name: string,
+  def: string,
+  help: string,
+  key: 'maxCordonedNodesPercent' | 'maxActionsPerMinute',
+  min: number,
+  max: number,
+): FlagSpec {
+  return {
+    name,
+    type: 'string',
+    placeholder: 'N',
+    default: def,
+    help,
+    apply: (raw, into) => {
+      const n = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+      if (!(n >= min && n <= max)) return `must be an integer from ${min} to ${max}`;
+      into[key] = n;
+    },
+  };
+}
 
 function boolean(name: string, help: string, key: 'leaderElect' | 'dryRun'): FlagSpec {
   return {
@@ -326,6 +385,9 @@ export function parseConfig(
     workers: 4,
     shutdownTimeoutMs: 25_000,
     identity: `${defaults.hostname}_${defaults.randomId}`,
+    protectedNamespaces: ['kube-system'],
+    maxCordonedNodesPercent: 50,
+    maxActionsPerMinute: 120,
   };
   for (const [k, v] of Object.entries(into)) if (v !== undefined) Object.assign(config, { [k]: v });
   return { ok: true, config: Object.freeze(config) };

@@ -685,9 +685,16 @@ const status: JSONSchemaProps = {
     totalActions: counter('Sum of the counts in actions (shown by kubectl get).'),
     breaker: {
       description:
-        'Closed: actions run normally. Open: guards.maxActionsPerMinute was exceeded and actions are being skipped.',
+        'Closed: actions run normally. Open: guards.maxActionsPerMinute was exceeded across the cluster and actions are being skipped everywhere.',
       type: 'string',
       enum: ['Closed', 'Open'],
+    },
+    throttledNamespaces: {
+      description:
+        "Namespaces whose own breaker is open: each namespace may use only a quarter of guards.maxActionsPerMinute, so one namespace's flood holds back only its own pods.",
+      type: 'array',
+      maxItems: 32,
+      items: { description: 'A namespace name.', type: 'string', maxLength: 63 },
     },
     lastViolationTime: {
       description: 'When this policy last recorded a violation (RFC 3339).',

@@ -26,6 +26,7 @@ export interface Metrics {
   workqueueRetries: Counter<'controller'>;
   policies: Gauge<'mode' | 'ready'>;
   breakerOpen: Gauge<'policy'>;
+  namespaceBreakerOpen: Gauge<'policy' | 'namespace'>;
   leader: Gauge<never>;
   buildInfo: Gauge<'version'>;
 }
@@ -121,6 +122,11 @@ export function createMetrics(opts: { version: string; collectDefault?: boolean 
       'deployguard_breaker_open',
       "1 while a policy's action circuit breaker is open (actions skipped), else 0.",
       ['policy'],
+    ),
+    namespaceBreakerOpen: gauge(
+      'deployguard_namespace_breaker_open',
+      "1 for each namespace whose own breaker is open for a policy: it used up its share of the policy's actions (only while open).",
+      ['policy', 'namespace'],
     ),
     leader: gauge(
       'deployguard_leader',

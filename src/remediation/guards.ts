@@ -13,6 +13,7 @@ import { anyGlob } from '../engine/glob.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import type { PlannedAction } from '../engine/plan.ts';
 import type { OwnerReference, PodView } from '../engine/pod.ts';
+import type { Glob } from '../engine/glob.ts';
 import type { NodeInfo } from './action.ts';
 import { CordonReservations } from './cordon-cap.ts';
 import { LoopGuard } from './loop-guard.ts';
@@ -27,6 +28,7 @@ export type GuardName =
   | 'controlPlaneNode'
   | 'cordonCap'
   | 'loop'
+  | 'nodeNamePinned'
   | 'breaker';
 
 /** What letting an action through reserved; settle it exactly once. */
@@ -47,6 +49,8 @@ export type Refusal = {
   owner?: OwnerReference;
   /** For `breaker`: when to look again. */
   retryAfterMs?: number;
+  /** For `breaker`: the namespace whose own breaker is open (absent: the policy's, cluster-wide). */
+  namespace?: string;
 };
 
 export type GuardVerdict = { run: true; ticket: Ticket } | Refusal;
@@ -68,10 +72,31 @@ export interface GuardInput {
   now: number;
 }
 
+/**
+ * Limits set by whoever installs the operator (flags). Policies may tighten them, never loosen
+ * them: a policy author gets no more of the operator's powers than the installer allows.
+ */
+export interface GuardFloors {
+  /** Always protected, unioned with each policy's guards.protectedNamespaces (globs). */
+  protectedNamespaces: readonly Glob[];
+  /** The most a policy's guards.maxCordonedNodesPercent may be. */
+  maxCordonedNodesPercent: number;
+  /** The most a policy's guards.maxActionsPerMinute may be. */
+  maxActionsPerMinute: number;
+}
+
+export const NO_FLOORS: GuardFloors = {
+  protectedNamespaces: [],
+  maxCordonedNodesPercent: 100,
+  maxActionsPerMinute: Number.MAX_SAFE_INTEGER,
+};
+
 export interface GuardOptions {
   dryRun: boolean;
   /** The operator's own namespace: always protected, whatever the policies say. */
   ownNamespace?: string;
+  /** The installer's limits; default none beyond the policy's. */
+  floors?: GuardFloors;
   /** Deletions of one owner's pods within loopWindowMs that make it a loop. Default 3 in 10 min. */
   loopThreshold?: number;
   loopWindowMs?: number;
@@ -85,9 +110,11 @@ export class Guards {
   private readonly loop: LoopGuard;
   private readonly cordons = new CordonReservations();
   private readonly opts: GuardOptions;
+  private readonly floors: GuardFloors;
 
   constructor(opts: GuardOptions) {
     this.opts = opts;
+    this.floors = opts.floors ?? NO_FLOORS;
     this.loop = new LoopGuard(opts.loopThreshold ?? 3, opts.loopWindowMs ?? 10 * MINUTE);
     this.rate = new RateLimit(opts.random ?? Math.random);
   }
@@ -100,10 +127,18 @@ export class Guards {
     const { policy, planned, pod, node, nodes, now } = input;
     const taken = this.rate.take(
       policy.policy.name,
-      policy.policy.spec.guards.maxActionsPerMinute,
+      pod.metadata.namespace,
+      this.maxActionsPerMinute(policy),
       now,
     );
-    if (!taken.ok) return { ...refuse('breaker', taken.reason), retryAfterMs: taken.retryAfterMs };
+    if (!taken.ok) {
+      const refusal: Refusal = {
+        ...refuse('breaker', taken.reason),
+        retryAfterMs: taken.retryAfterMs,
+      };
+      if (taken.namespace !== undefined) refusal.namespace = taken.namespace;
+      return refusal;
+    }
     const type = planned.action.type;
     // Reserved now, before the PATCH: concurrent reconciles must see this cordon in the cap.
     const unreserve =
@@ -118,7 +153,8 @@ export class Guards {
         commit: () => {
           if (settled) return;
           settled = true;
-          if (type === 'DeletePod' && owner) this.loop.record(policy.policy.name, owner.uid, now);
+          if (type === 'DeletePod' && owner)
+            this.loop.record(policy.policy.name, ownerKey(pod, owner), now);
         },
         rollback: () => {
           if (settled) return;
@@ -136,7 +172,12 @@ export class Guards {
     const { guards } = policy.policy.spec;
     const type: ActionType = planned.action.type;
     const ns = pod.metadata.namespace;
-    if (ns === this.opts.ownNamespace || anyGlob(policy.protectedNamespaces, ns))
+    if (ns === this.opts.ownNamespace || anyGlob(this.floors.protectedNamespaces, ns))
+      return refuse(
+        'protectedNamespace',
+        `namespace ${ns} is protected by the operator's installation: report only`,
+      );
+    if (anyGlob(policy.protectedNamespaces, ns))
       return refuse('protectedNamespace', `namespace ${ns} is protected: report only`);
     const owner = controllerOf(pod);
     if (type === 'DeletePod' && owner && guards.ignoreOwnerKinds.includes(owner.kind)) {
@@ -153,7 +194,7 @@ export class Guards {
     if (
       type === 'DeletePod' &&
       owner &&
-      this.loop.looping(policy.policy.name, owner.uid, input.now)
+      this.loop.looping(policy.policy.name, ownerKey(pod, owner), input.now)
     ) {
       return {
         ...refuse(
@@ -173,18 +214,35 @@ export class Guards {
         'controlPlaneNode',
         `node ${node.name} is a control-plane node: never cordoned`,
       );
-    // A pod pinned to a node but never started there is no evidence against the node, and
-    // pinning Pending pods must not be a way to cordon nodes at will.
+    // A node is evidence only if the scheduler put the pod there: a creator who pins a violating
+    // pod with spec.nodeName chooses which node gets cordoned.
+    if (!input.pod.spec.nodeNameFromBinding)
+      return refuse(
+        'nodeNamePinned',
+        `the pod's creator chose node ${node.name} (spec.nodeName): it is no evidence against the node`,
+      );
+    // A pod placed on a node but never started there is no evidence against the node either.
     if (!input.podRunning) return refuse('podNotRunning', 'pod not running yet', 'wait');
     if (nodes.unschedulable.has(node.name)) return undefined;
-    const limit = input.policy.policy.spec.guards.maxCordonedNodesPercent;
+    const asked = input.policy.policy.spec.guards.maxCordonedNodesPercent;
+    const limit = Math.min(asked, this.floors.maxCordonedNodesPercent);
     const cordoned = this.cordons.count(nodes, now);
     const after = nodes.total === 0 ? 100 : ((cordoned + 1) * 100) / nodes.total;
     if (after <= limit) return undefined;
     return refuse(
       'cordonCap',
-      `cordoning ${node.name} would make ${cordoned + 1} of ${nodes.total} nodes unschedulable, over guards.maxCordonedNodesPercent (${limit}%)`,
+      `cordoning ${node.name} would make ${cordoned + 1} of ${nodes.total} nodes unschedulable, over ${limit < asked ? `the operator's limit of ${limit}% (the policy asks ${asked}%)` : `guards.maxCordonedNodesPercent (${limit}%)`}`,
     );
+  }
+
+  /** The policy's action budget, within the installer's. */
+  private maxActionsPerMinute(policy: CompiledPolicy): number {
+    return Math.min(policy.policy.spec.guards.maxActionsPerMinute, this.floors.maxActionsPerMinute);
+  }
+
+  /** Namespaces whose own breaker is open now for the policy. */
+  throttledNamespaces(policy: string, now: number): string[] {
+    return this.rate.throttledNamespaces(policy, now);
   }
 
   /**
@@ -201,6 +259,16 @@ export class Guards {
   }
 }
 
+/** Loop memory is per namespace: a UID claimed from another namespace is another owner. */
+function ownerKey(pod: PodView, owner: OwnerReference): string {
+  return `${pod.metadata.namespace}/${owner.uid}`;
+}
+
+/**
+ * The pod's controller. The pod controller hands the guards a view whose ownerReferences were
+ * checked against the cluster (controllers/pod/owner-verifier.ts): a claimed owner that doesn't
+ * exist in the pod's namespace with that UID is not there, and the pod counts as bare.
+ */
 function controllerOf(pod: PodView): OwnerReference | undefined {
   return pod.metadata.ownerReferences.find((o) => o.controller);
 }

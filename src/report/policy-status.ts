@@ -34,7 +34,11 @@ interface Book {
 export interface StatusInputs {
   violatingPods(policy: string): number;
   breakerOpen(policy: string): boolean;
+  /** Namespaces whose own breaker is open (sorted); optional for callers without namespaces. */
+  throttledNamespaces?(policy: string): string[];
 }
+
+const MAX_THROTTLED = 32;
 
 const MAX_LOOPING = 32;
 const statusPath = (name: string): string =>
@@ -168,6 +172,8 @@ export class PolicyStatusBook {
       totalActions,
       breaker: inputs.breakerOpen(name) ? 'Open' : 'Closed',
     };
+    const throttled = inputs.throttledNamespaces?.(name).slice(0, MAX_THROTTLED) ?? [];
+    if (throttled.length > 0) status.throttledNamespaces = throttled;
     if (b.lastViolationTime) status.lastViolationTime = b.lastViolationTime;
     if (b.looping.length > 0) status.loopingWorkloads = b.looping.map((w) => ({ ...w }));
     return status;

@@ -6,6 +6,7 @@
 import { systemClock, within, type Clock } from '../base/clock.ts';
 import type { Log } from '../base/log.ts';
 import type { Config } from '../config.ts';
+import { compileGlob } from '../engine/glob.ts';
 import { ApiOwnerResolver } from '../controllers/pod/owner-resolver.ts';
 import { PodReconciler } from '../controllers/pod/reconciler.ts';
 import { ViolatingPods } from '../controllers/pod/violating-pods.ts';
@@ -76,7 +77,15 @@ export function buildOperator(o: OperatorOptions): Operator {
   const policyQueue = new WorkQueue({ metrics: queueMetrics(metrics, 'policy'), clock });
   const registry = new PolicyRegistry();
   const violating = new ViolatingPods();
-  const guards = new Guards({ dryRun: config.dryRun, ownNamespace: o.namespace });
+  const guards = new Guards({
+    dryRun: config.dryRun,
+    ownNamespace: o.namespace,
+    floors: {
+      protectedNamespaces: config.protectedNamespaces.map(compileGlob),
+      maxCordonedNodesPercent: config.maxCordonedNodesPercent,
+      maxActionsPerMinute: config.maxActionsPerMinute,
+    },
+  });
   const status = new PolicyStatusBook({ api, clock });
   const events = new EventRecorder({
     api,

@@ -31,6 +31,9 @@ describe('config', () => {
       workers: 4,
       shutdownTimeoutMs: 25_000,
       identity: 'op-7f9c_a1b2c3',
+      protectedNamespaces: ['kube-system'],
+      maxCordonedNodesPercent: 50,
+      maxActionsPerMinute: 120,
     });
     expect(Object.isFrozen(ok([]))).to.equal(true);
   });
@@ -53,6 +56,9 @@ describe('config', () => {
         '--watch-namespace=apps',
         '--workers=64',
         '--shutdown-timeout=5s',
+        '--protected-namespaces=kube-*,ops',
+        '--max-cordoned-nodes-percent=10',
+        '--max-actions-per-minute=7',
       ]),
     ).to.deep.equal({
       kubeconfig: '/k',
@@ -69,7 +75,22 @@ describe('config', () => {
       watchNamespace: 'apps',
       workers: 64,
       shutdownTimeoutMs: 5000,
+      protectedNamespaces: ['kube-*', 'ops'],
+      maxCordonedNodesPercent: 10,
+      maxActionsPerMinute: 7,
     });
+  });
+
+  it('reads the guard floors, and refuses what is not a floor', () => {
+    expect(ok(['--protected-namespaces=']).protectedNamespaces).to.deep.equal([]);
+    const refused = errors([
+      '--protected-namespaces=Kube_System',
+      '--max-cordoned-nodes-percent=101',
+      '--max-actions-per-minute=0',
+    ]).join('\n');
+    expect(refused).to.match(/--protected-namespaces: must be namespace names or globs/);
+    expect(refused).to.match(/--max-cordoned-nodes-percent: must be an integer from 0 to 100/);
+    expect(refused).to.match(/--max-actions-per-minute: must be an integer from 1 to 10000/);
   });
 
   it('reads every flag from its DEPLOYGUARD_* variable', () => {
@@ -224,6 +245,9 @@ describe('config', () => {
       ['policy-selector', 'DEPLOYGUARD_POLICY_SELECTOR'],
       ['workers', 'DEPLOYGUARD_WORKERS', '4'],
       ['shutdown-timeout', 'DEPLOYGUARD_SHUTDOWN_TIMEOUT', '25s'],
+      ['protected-namespaces', 'DEPLOYGUARD_PROTECTED_NAMESPACES', 'kube-system'],
+      ['max-cordoned-nodes-percent', 'DEPLOYGUARD_MAX_CORDONED_NODES_PERCENT', '50'],
+      ['max-actions-per-minute', 'DEPLOYGUARD_MAX_ACTIONS_PER_MINUTE', '120'],
     ];
     for (const [flag, env, def] of flags) {
       expect(RUN_USAGE).to.include(`--${flag}`);

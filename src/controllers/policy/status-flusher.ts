@@ -29,11 +29,20 @@ export function statusFlusher(deps: StatusFlusherDeps): (force?: boolean) => Pro
     metrics.violatingPods.reset();
     for (const [policy, severity, n] of deps.violating.series())
       metrics.violatingPods.set({ policy, severity }, n);
-    for (const e of deps.registry.all())
+    const throttled = (p: string): string[] => deps.guards.throttledNamespaces(p, now);
+    metrics.namespaceBreakerOpen.reset();
+    for (const e of deps.registry.all()) {
       metrics.breakerOpen.set({ policy: e.name }, breaker(e.name) ? 1 : 0);
+      for (const namespace of throttled(e.name))
+        metrics.namespaceBreakerOpen.set({ policy: e.name, namespace }, 1);
+    }
     if (deps.dryRun) return;
     const { failed } = await deps.status.flush(
-      { violatingPods: (p) => deps.violating.count(p), breakerOpen: breaker },
+      {
+        violatingPods: (p) => deps.violating.count(p),
+        breakerOpen: breaker,
+        throttledNamespaces: throttled,
+      },
       { force },
     );
     for (const [policy, err] of failed)

@@ -11,6 +11,7 @@ import {
   type NodeCounts,
   type Ticket,
 } from '../../../src/remediation/guards.ts';
+import { compileGlob } from '../../../src/engine/glob.ts';
 import { compiled, podJson, view, type Json } from '../builders.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
@@ -30,9 +31,27 @@ const RS = {
 };
 const DS = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'ds', uid: 'ds-1', controller: true };
 
+/** Who wrote what, as the API server records it: here nobody owns spec.nodeName, so the scheduler set it. */
+const PLACED = [
+  {
+    manager: 'kubectl-create',
+    operation: 'Update',
+    fieldsV1: { 'f:spec': { 'f:containers': {} } },
+  },
+];
+/** The creator wrote spec.nodeName itself. */
+const PINNED = [
+  { manager: 'kubectl-create', operation: 'Update', fieldsV1: { 'f:spec': { 'f:nodeName': {} } } },
+];
+
 function pod(meta: Json = {}, spec: Json = {}): PodView {
-  return view(podJson({ nodeName: 'n1', ...spec }, { uid: 'pod-1', ...meta }));
+  return view(
+    podJson({ nodeName: 'n1', ...spec }, { uid: 'pod-1', managedFields: PLACED, ...meta }),
+  );
 }
+
+/** A pod in namespace ns-<i>: actions spread over namespaces, so only the policy's budget counts. */
+const inNs = (i: number): PodView => pod({ namespace: `ns-${i}` });
 
 function node(over: Partial<NodeInfo> = {}): NodeInfo {
   return {
@@ -291,9 +310,10 @@ describe('Guards: rate limit and breaker', () => {
   it('maxActionsPerMinute N lets N through, then the breaker opens', () => {
     const g = guards();
     const c = policy({ maxActionsPerMinute: 3 });
-    for (let i = 0; i < 3; i++) expect(g.ask(input(c, { now: T0 + i })).run).to.equal(true);
+    for (let i = 0; i < 3; i++)
+      expect(g.ask(input(c, { now: T0 + i, pod: inNs(i) })).run).to.equal(true);
     expect(g.breakerOpen('p1', T0 + 3)).to.equal(false);
-    const v = g.ask(input(c, { now: T0 + 3 }));
+    const v = g.ask(input(c, { now: T0 + 3, pod: inNs(3) }));
     expect(v).to.include({ run: false, outcome: 'skipped', guard: 'breaker' });
     expect(g.breakerOpen('p1', T0 + 4)).to.equal(true);
   });
@@ -301,20 +321,20 @@ describe('Guards: rate limit and breaker', () => {
   it('stays open for a minute from opening, whatever is refused meanwhile, then runs at the limit', () => {
     const g = guards({ random: () => 0 });
     const c = policy({ maxActionsPerMinute: 2 });
-    g.ask(input(c, { now: T0 }));
-    g.ask(input(c, { now: T0 + 1 }));
-    const opened = g.ask(input(c, { now: T0 + 2 })); // opens at T0+2
+    g.ask(input(c, { now: T0, pod: inNs(0) }));
+    g.ask(input(c, { now: T0 + 1, pod: inNs(1) }));
+    const opened = g.ask(input(c, { now: T0 + 2, pod: inNs(2) })); // opens at T0+2
     expect(opened).to.include({ run: false, guard: 'breaker', retryAfterMs: MIN });
     // Retries of refused pods don't push the cool-down out (they would keep it open forever).
-    const later = g.ask(input(c, { now: T0 + 2 + 30_000 }));
+    const later = g.ask(input(c, { now: T0 + 2 + 30_000, pod: inNs(3) }));
     expect(later).to.include({ run: false, retryAfterMs: 30_000 });
     expect(g.breakerOpen('p1', T0 + 2 + MIN - 1)).to.equal(true);
     expect(g.breakerOpen('p1', T0 + 2 + MIN)).to.equal(false);
     // Closed: the held-back actions run at the limit's pace, and it opens again beyond it.
     const t = T0 + 2 + MIN;
-    expect(g.ask(input(c, { now: t })).run).to.equal(true);
-    expect(g.ask(input(c, { now: t + 1 })).run).to.equal(true);
-    expect(g.ask(input(c, { now: t + 2 })).run).to.equal(false);
+    expect(g.ask(input(c, { now: t, pod: inNs(4) })).run).to.equal(true);
+    expect(g.ask(input(c, { now: t + 1, pod: inNs(5) })).run).to.equal(true);
+    expect(g.ask(input(c, { now: t + 2, pod: inNs(6) })).run).to.equal(false);
   });
 
   it('the limit is per policy', () => {
@@ -330,9 +350,9 @@ describe('Guards: rate limit and breaker', () => {
   it('a sliding minute: actions older than a minute free their slot', () => {
     const g = guards();
     const c = policy({ maxActionsPerMinute: 2 });
-    expect(g.ask(input(c, { now: T0 })).run).to.equal(true);
-    expect(g.ask(input(c, { now: T0 + 30_000 })).run).to.equal(true);
-    expect(g.ask(input(c, { now: T0 + MIN })).run).to.equal(true);
+    expect(g.ask(input(c, { now: T0, pod: inNs(0) })).run).to.equal(true);
+    expect(g.ask(input(c, { now: T0 + 30_000, pod: inNs(1) })).run).to.equal(true);
+    expect(g.ask(input(c, { now: T0 + MIN, pod: inNs(2) })).run).to.equal(true);
     expect(g.breakerOpen('p1', T0 + MIN)).to.equal(false);
   });
 
@@ -341,5 +361,71 @@ describe('Guards: rate limit and breaker', () => {
     const c = policy({ maxActionsPerMinute: 1 });
     for (let i = 0; i < 5; i++) g.ask(input(c, { pod: pod({ namespace: 'kube-system' }) }));
     expect(g.ask(input(c)).run).to.equal(true);
+  });
+
+  it('one namespace floods: its own breaker opens at its share, other namespaces still act', () => {
+    const g = guards({ random: () => 0 });
+    const c = policy({ maxActionsPerMinute: 8 }); // a namespace's share: 2
+    const flood = pod({ namespace: 'tenant-a' });
+    expect(g.ask(input(c, { now: T0, pod: flood })).run).to.equal(true);
+    expect(g.ask(input(c, { now: T0 + 1, pod: flood })).run).to.equal(true);
+    const v = g.ask(input(c, { now: T0 + 2, pod: flood }));
+    expect(v).to.include({ run: false, guard: 'breaker', namespace: 'tenant-a' });
+    expect(v.run === false && v.reason).to.contain('namespace tenant-a');
+    expect(g.throttledNamespaces('p1', T0 + 3)).to.deep.equal(['tenant-a']);
+    // The policy's own breaker stays closed, and another namespace is not held back.
+    expect(g.breakerOpen('p1', T0 + 3)).to.equal(false);
+    expect(g.ask(input(c, { now: T0 + 3, pod: pod({ namespace: 'tenant-b' }) })).run).to.equal(
+      true,
+    );
+    // A minute after it opened, the flooding namespace gets its share again.
+    expect(g.ask(input(c, { now: T0 + 2 + MIN, pod: flood })).run).to.equal(true);
+  });
+});
+
+describe('Guards: the installer floors', () => {
+  const floors = {
+    protectedNamespaces: [compileGlob('kube-*')],
+    maxCordonedNodesPercent: 25,
+    maxActionsPerMinute: 4,
+  };
+
+  it('protected namespaces of the installation hold whatever the policy says', () => {
+    const g = guards({ floors });
+    const v = g.ask(
+      input(policy({ protectedNamespaces: [] }), { pod: pod({ namespace: 'kube-system' }) }),
+    );
+    expect(v).to.include({ run: false, guard: 'protectedNamespace' });
+    expect(v.run === false && v.reason).to.contain("operator's installation");
+  });
+
+  it("a policy can't raise the cordon cap above the floor", () => {
+    const cordon = policy({ maxCordonedNodesPercent: 100 }, [{ type: 'CordonNode' }]);
+    const v = guards({ floors }).ask(input(cordon, { nodes: counts(4, 1) })); // 2 of 4 = 50 %
+    expect(v).to.include({ run: false, guard: 'cordonCap' });
+    expect(v.run === false && v.reason).to.contain(
+      "operator's limit of 25% (the policy asks 100%)",
+    );
+    expect(guards({ floors }).ask(input(cordon, { nodes: counts(4, 0) })).run).to.equal(true);
+  });
+
+  it("a policy can't raise the action budget above the floor, but can lower it", () => {
+    const g = guards({ floors });
+    const loose = policy({ maxActionsPerMinute: 1000 });
+    for (let i = 0; i < 4; i++)
+      expect(g.ask(input(loose, { now: T0 + i, pod: inNs(i) })).run).to.equal(true);
+    expect(g.ask(input(loose, { now: T0 + 4, pod: inNs(4) }))).to.include({ guard: 'breaker' });
+    const tight = policy({ maxActionsPerMinute: 1 }, undefined, 'p2');
+    expect(g.ask(input(tight, { pod: inNs(0) })).run).to.equal(true);
+    expect(g.ask(input(tight, { pod: inNs(1) })).run).to.equal(false);
+  });
+});
+
+describe('Guards: evidence against a node', () => {
+  it('a pod whose creator pinned it with spec.nodeName never gets its node cordoned', () => {
+    const c = policy({ maxCordonedNodesPercent: 100 }, [{ type: 'CordonNode' }]);
+    const v = guards().ask(input(c, { pod: pod({ managedFields: PINNED }) }));
+    expect(v).to.include({ run: false, outcome: 'skipped', guard: 'nodeNamePinned' });
+    expect(guards().ask(input(c)).run).to.equal(true);
   });
 });

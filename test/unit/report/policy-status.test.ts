@@ -94,6 +94,17 @@ describe('PolicyStatusBook: desired()', () => {
     });
   });
 
+  it('names the namespaces whose own breaker is open, and only when there are any', () => {
+    const { book, si } = setup();
+    book.observe('p1', 1, {}, READY);
+    expect(book.desired('p1', si)).to.not.have.property('throttledNamespaces');
+    const withThrottled = { ...si, throttledNamespaces: () => ['tenant-a'] };
+    expect(book.desired('p1', withThrottled)).to.deep.include({
+      breaker: 'Closed',
+      throttledNamespaces: ['tenant-a'],
+    });
+  });
+
   it('an invalid policy: Ready=False InvalidSpec with the message, and the pods its last valid generation still finds', () => {
     const { book, si, inputs } = setup();
     inputs.violating = 5;

@@ -874,16 +874,33 @@ describe('PodReconciler: Enforce', () => {
       controlPlane: false,
       labels: {},
     });
-    // Pending (not started on the node yet): no cordon, nothing reported; Running: cordoned.
-    const pending = env.addPod(escapePod());
+    // Placed by the scheduler (nobody's managedFields own spec.nodeName). Pending (not started on
+    // the node yet): no cordon, nothing reported; Running: cordoned.
+    const placed = { managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }] };
+    const pending = env.addPod(escapePod('web-1', placed));
     await env.reconciler.reconcile(pending, CTX);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
     env.reflect();
     env.api.clear();
-    const key = env.addPod({ ...escapePod(), status: { phase: 'Running' } });
+    const key = env.addPod({ ...escapePod('web-1', placed), status: { phase: 'Running' } });
     await env.reconciler.reconcile(key, CTX);
     expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`, 'PATCH /api/v1/nodes/n1']);
     expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'NodeCordoned']);
+  });
+
+  it('CordonNode: a pod its creator pinned to a node (spec.nodeName) never cordons it', async () => {
+    const env = setup();
+    env.policy({
+      mode: 'Enforce',
+      rules: HOST_ESCAPE,
+      actions: [{ type: 'CordonNode' }],
+      guards: { maxCordonedNodesPercent: 100 },
+    });
+    const key = env.addPod({ ...escapePod(), status: { phase: 'Running' } });
+    await env.reconciler.reconcile(key, CTX);
+    expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
+    expect(env.events.map((e) => e.reason)).to.deep.equal(['PolicyViolation', 'ActionSkipped']);
+    expect(env.events[1]?.message).to.contain('spec.nodeName');
   });
 
   it('actions already in effect after a restart do not count toward the rate limit', async () => {
