@@ -13,6 +13,7 @@ import { anyGlob } from '../engine/glob.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import type { PlannedAction } from '../engine/plan.ts';
 import type { OwnerReference, PodView } from '../engine/pod.ts';
+import { creatorChoseNode } from '../engine/rules/scheduling.ts';
 import type { Glob } from '../engine/glob.ts';
 import type { NodeInfo } from './action.ts';
 import { CordonReservations } from './cordon-cap.ts';
@@ -216,10 +217,11 @@ export class Guards {
       );
     // A node is evidence only if the scheduler put the pod there: a creator who pins a violating
     // pod with spec.nodeName chooses which node gets cordoned.
-    if (!input.pod.spec.nodeNameFromBinding)
+    const chosen = creatorChoseNode(input.pod);
+    if (chosen)
       return refuse(
         'nodeNamePinned',
-        `the pod's creator chose node ${node.name} (spec.nodeName): it is no evidence against the node`,
+        `the pod's creator chose node ${node.name} (${chosen}): it is no evidence against the node`,
       );
     // A pod placed on a node but never started there is no evidence against the node either.
     if (!input.podRunning) return refuse('podNotRunning', 'pod not running yet', 'wait');

@@ -64,6 +64,23 @@ function checkScheduling(pod: PodView, rule: SchedulingRule): Finding[] {
   return out;
 }
 
+/**
+ * Why the pod's creator, not the scheduler, chose its node, or undefined: spec.nodeName set by the
+ * creator, a nodeSelector on the hostname, or a required node affinity pinned to named nodes (not
+ * the one the DaemonSet controller sets on each of its pods). Such a node is no evidence against
+ * the node: pinning a violating pod must not be a way to have the operator cordon a node.
+ */
+export function creatorChoseNode(pod: PodView): string | undefined {
+  const { spec } = pod;
+  if (spec.nodeName && !spec.nodeNameFromBinding) return 'spec.nodeName';
+  if (Object.hasOwn(spec.nodeSelector, HOSTNAME_LABEL))
+    return `spec.nodeSelector[${HOSTNAME_LABEL}]`;
+  const daemon = controllerKind(pod) === 'DaemonSet';
+  if (spec.nodeAffinity?.required.some((term) => pin(term, daemon) !== undefined))
+    return 'spec.affinity.nodeAffinity';
+  return undefined;
+}
+
 function pin(term: NodeSelectorTerm, daemon: boolean): string | undefined {
   for (const e of term.matchExpressions) {
     if (e.key === HOSTNAME_LABEL && e.operator === 'In')

@@ -56,6 +56,7 @@ export interface PolicyStatus {
   actions?: Record<string, number>;
   totalActions?: number;
   breaker?: string;
+  throttledNamespaces?: string[];
   loopingWorkloads?: { kind: string; namespace: string; name: string }[];
 }
 export interface PolicyJson {

@@ -428,4 +428,25 @@ describe('Guards: evidence against a node', () => {
     expect(v).to.include({ run: false, outcome: 'skipped', guard: 'nodeNamePinned' });
     expect(guards().ask(input(c)).run).to.equal(true);
   });
+
+  it('nor one it pinned by hostname selector or node affinity', () => {
+    const c = policy({ maxCordonedNodesPercent: 100 }, [{ type: 'CordonNode' }]);
+    const bySelector = pod({}, { nodeSelector: { 'kubernetes.io/hostname': 'n1' } });
+    expect(guards().ask(input(c, { pod: bySelector }))).to.include({ guard: 'nodeNamePinned' });
+    const byAffinity = pod(
+      {},
+      {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] },
+              ],
+            },
+          },
+        },
+      },
+    );
+    expect(guards().ask(input(c, { pod: byAffinity }))).to.include({ guard: 'nodeNamePinned' });
+  });
 });
