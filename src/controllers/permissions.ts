@@ -3,6 +3,7 @@
 // listed is refused at runtime, and the integration suite fails on any "forbidden".
 import type { Permission } from '../remediation/action.ts';
 import { actionPermissions } from '../remediation/action-catalog.ts';
+import { VERIFIED_OWNER_RESOURCES } from './pod/owner-verifier.ts';
 
 /** Cluster-wide needs of the reconcilers and reporters (the actions declare their own). */
 const OPERATOR_NEEDS: readonly (Permission & { why: string })[] = [
@@ -19,8 +20,14 @@ const OPERATOR_NEEDS: readonly (Permission & { why: string })[] = [
     group: 'apps',
     resource: 'replicasets',
     verbs: ['get'],
-    why: 'report a loop on its Deployment',
+    why: 'verify a pod owner claim; report a loop on its Deployment',
   },
+  ...VERIFIED_OWNER_RESOURCES.filter((r) => r.resource !== 'replicasets').map((r) => ({
+    group: r.group,
+    resource: r.resource,
+    verbs: ['get'],
+    why: "verify a pod's claimed controller owner exists with that UID",
+  })),
   {
     group: 'deployguard.dev',
     resource: 'containerdeploymentpolicies',

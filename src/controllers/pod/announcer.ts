@@ -4,13 +4,14 @@
 import { SEVERITY_RANK, type Severity } from '../../api/constants.ts';
 import type { Clock } from '../../base/clock.ts';
 import type { Log } from '../../base/log.ts';
-import type { PodView } from '../../engine/pod.ts';
+import type { OwnerReference, PodView } from '../../engine/pod.ts';
 import type { Violation } from '../../engine/violation.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { podRef } from '../../remediation/pod-ref.ts';
 import type { EventSink } from '../../report/events.ts';
 import type { PolicyStatusBook } from '../../report/policy-status.ts';
 import { entryKey, summarize, type RecordedViolation } from './annotation-codec.ts';
+import { describeClaims } from './owner-verifier.ts';
 import type { PodMemory } from './pod-memory.ts';
 
 export interface AnnouncerDeps {
@@ -19,6 +20,13 @@ export interface AnnouncerDeps {
   metrics: Metrics;
   memory: PodMemory;
   clock: Clock;
+}
+
+export interface Announcement {
+  /** The pod was deleted before it was reconciled (judged from its last state). */
+  gone: boolean;
+  /** Controller references that did not hold (the pod was judged as bare). */
+  falseClaims: readonly OwnerReference[];
 }
 
 /** The key a pod's memory lives under: its UID, or its name for a pod that has none. */
@@ -35,14 +43,14 @@ export class Announcer {
 
   /**
    * Counts and announces violations not announced before for this pod. True when something was
-   * new. `gone`: the pod was deleted before it was reconciled (judged from its last state).
+   * new.
    */
   announce(
     pod: PodView,
     violations: readonly Violation[],
     recordedBefore: readonly RecordedViolation[],
     log: Log,
-    gone: boolean,
+    how: Announcement,
   ): boolean {
     const entries = summarize(violations);
     const fresh = this.fresh(memoryKey(pod), entries, recordedBefore);
@@ -60,7 +68,7 @@ export class Announcer {
     }
     for (const [policy, list] of byPolicy) {
       this.deps.status.violation(policy, at, list.length);
-      this.announcePolicy(pod, policy, list, violations, log, gone);
+      this.announcePolicy(pod, policy, list, violations, log, how);
     }
     return true;
   }
@@ -89,9 +97,13 @@ export class Announcer {
     list: readonly RecordedViolation[],
     violations: readonly Violation[],
     log: Log,
-    gone: boolean,
+    { gone, falseClaims }: Announcement,
   ): void {
     const first = violations.find((v) => v.policy === policy);
+    const claims =
+      falseClaims.length === 0
+        ? ''
+        : ` [false owner claim: ${describeClaims(falseClaims)} does not exist in this namespace with that UID; judged as a bare pod]`;
     log.warn('policy violation', {
       namespace: pod.metadata.namespace,
       policy,
@@ -99,12 +111,13 @@ export class Announcer {
       // The worst of them: what on-call filters on.
       severity: worst(list),
       outcome: gone ? 'pod_gone' : 'recorded',
+      ...(falseClaims.length > 0 && { falseOwnerClaims: describeClaims(falseClaims) }),
     });
     void this.deps.events.emit({
       target: podRef(pod),
       type: 'Warning',
       reason: 'PolicyViolation',
-      message: `violates policy ${policy}: ${list.map((e) => `${e.rule} (${e.severity})`).join(', ')}${first ? `; ${first.path}: ${first.message}` : ''}${gone ? ' [pod already deleted]' : ''}`,
+      message: `violates policy ${policy}: ${list.map((e) => `${e.rule} (${e.severity})`).join(', ')}${first ? `; ${first.path}: ${first.message}` : ''}${gone ? ' [pod already deleted]' : ''}${claims}`,
     });
   }
 }

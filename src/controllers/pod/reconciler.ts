@@ -32,6 +32,7 @@ import type { CachedPod } from './cached-pod.ts';
 import type { NamespaceInfo } from './cached-namespace.ts';
 import { PendingEvents } from './pending-events.ts';
 import { PodMemory } from './pod-memory.ts';
+import { OwnerVerifier } from './owner-verifier.ts';
 import { RecordWriter } from './record-writer.ts';
 import type { ViolatingPods } from './violating-pods.ts';
 
@@ -78,6 +79,7 @@ export class PodReconciler {
   private readonly announcer: Announcer;
   private readonly writer: RecordWriter;
   private readonly remediator: Remediator;
+  private readonly verifier: OwnerVerifier;
   private readonly deps: PodReconcilerDeps;
   private readonly clock: Clock;
 
@@ -94,6 +96,7 @@ export class PodReconciler {
       clock,
     });
     this.remediator = new Remediator({ ...deps, memory: (uid) => memory.actions(uid), clock });
+    this.verifier = new OwnerVerifier(deps.api, clock);
   }
 
   /** From the pod reflector's handler: remember when the change arrived, and the last state of a deleted pod. */
@@ -109,7 +112,7 @@ export class PodReconciler {
     // A pod deleted (and perhaps recreated under its name) before we saw it is still announced.
     const last = this.pending.takeDeparted(key);
     if (last && last.view.metadata.uid !== cached?.view.metadata.uid)
-      this.reconcileGone(key, last, ctx.log, cached === undefined);
+      await this.reconcileGone(key, last, ctx.log, cached === undefined);
     if (!cached) {
       this.pending.takeArrival(key);
       this.deps.violating.delete(key);
@@ -155,12 +158,22 @@ export class PodReconciler {
    * The pod lived and died between two reconciles (an attacker's pod that deletes itself): there
    * is nothing left to write on or act against, but the detection must not be lost.
    */
-  private reconcileGone(key: string, last: CachedPod, log: Log, keyEmpty: boolean): void {
-    const { violations } = this.judge(last);
-    const pod = last.view;
+  private async reconcileGone(
+    key: string,
+    last: CachedPod,
+    log: Log,
+    keyEmpty: boolean,
+  ): Promise<void> {
+    const { view: pod, falseClaims } = await this.verifier.verify(last.view);
+    const { violations } = this.judge({ ...last, view: pod });
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const since = keyEmpty ? this.pending.arrival(key) : undefined;
-    if (this.announcer.announce(pod, violations, trustedRecord(pod, recorded), log, true))
+    if (
+      this.announcer.announce(pod, violations, trustedRecord(pod, recorded), log, {
+        gone: true,
+        falseClaims,
+      })
+    )
       this.observeLatency(since);
     this.memory.forget(pod.metadata.uid);
   }
@@ -170,12 +183,17 @@ export class PodReconciler {
     cached: CachedPod,
     log: Log,
   ): Promise<ReconcileResult | void> {
-    const pod = cached.view;
-    const { violations, waiting } = this.judge(cached);
+    // Judged, recorded and acted on as the cluster confirms it: a claimed owner that doesn't
+    // exist is not there (owner-verifier.ts).
+    const { view: pod, falseClaims } = await this.verifier.verify(cached.view);
+    const { violations, waiting } = this.judge({ ...cached, view: pod });
     if (waiting) return { requeueAfterMs: 500 };
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const before = trustedRecord(pod, recorded);
-    const fresh = this.announcer.announce(pod, violations, before, log, false);
+    const fresh = this.announcer.announce(pod, violations, before, log, {
+      gone: false,
+      falseClaims,
+    });
     const since = this.pending.takeArrival(key);
     const refused = this.deps.dryRun
       ? undefined

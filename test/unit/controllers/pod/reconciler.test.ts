@@ -69,7 +69,17 @@ interface Options {
 
 function setup(opts: Options = {}) {
   const clock = new FakeClock({ start: T0 });
-  const api = new FakeKubeApi(opts.handler);
+  // The cluster holds the ReplicaSet RS in team-a: owner claims naming it are true.
+  const api = new FakeKubeApi((req) => {
+    if (req.verb === 'GET' && req.path === `/apis/apps/v1/namespaces/team-a/replicasets/${RS.name}`)
+      return { metadata: { name: RS.name, uid: RS.uid } };
+    if (
+      req.verb === 'GET' &&
+      /\/(replicasets|daemonsets|statefulsets|jobs|replicationcontrollers)\//.test(req.path)
+    )
+      throw apiError(404, 'NotFound', req);
+    return opts.handler?.(req);
+  });
   const pods = new Store<CachedPod>();
   const namespaces = new Store<NamespaceInfo>();
   const nodes = new Store<NodeInfo>();
@@ -668,6 +678,31 @@ describe('PodReconciler: Enforce', () => {
     await env.reconciler.reconcile(key, CTX);
     expect(env.events).to.have.length(3);
     expect(env.api.requests).to.deep.equal([]);
+  });
+
+  it('a forged controller owner counts for nothing: ignoreOwnerKinds does not shelter it, and the Event says so', async () => {
+    const env = setup();
+    env.policy({
+      mode: 'Enforce',
+      rules: HOST_ESCAPE,
+      actions: [DELETE],
+      guards: { ignoreOwnerKinds: ['DaemonSet'] },
+    });
+    const forged = {
+      apiVersion: 'evil.example/v1',
+      kind: 'DaemonSet',
+      name: 'ds',
+      uid: 'x',
+      controller: true,
+    };
+    const key = env.addPod(escapePod('web-1', { ownerReferences: [forged] }));
+    await env.reconciler.reconcile(key, CTX);
+    expect(env.api.writes().map((r) => `${r.verb} ${r.path}`)).to.deep.equal([
+      `PATCH ${podPath('web-1')}`,
+      `DELETE ${podPath('web-1')}`,
+    ]);
+    const violation = env.events.find((e) => e.reason === 'PolicyViolation');
+    expect(violation?.message).to.contain('false owner claim: DaemonSet ds');
   });
 
   it('loop: after three pods of one ReplicaSet are deleted, the 4th is skipped and reported once on the Deployment', async () => {
