@@ -25,10 +25,17 @@ export interface NodeInfo {
   labels: Record<string, string>;
 }
 
+/** The cached NetworkPolicy named for the pod's isolation (whoever wrote it: check its spec). */
+export interface IsolationPolicy {
+  spec: unknown;
+}
+
 export interface ActionTarget {
   pod: PodView;
   /** The pod's node, when it is bound to one the cache knows. */
   node?: NodeInfo;
+  /** The NetworkPolicy of the Isolate action's name for this pod, when the cache has one. */
+  isolation?: IsolationPolicy;
 }
 
 export interface ActionContext {

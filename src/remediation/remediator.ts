@@ -19,7 +19,8 @@ import { parseResourceVersion } from '../kube/resource-version.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EventSink } from '../report/events.ts';
 import type { PolicyStatusBook } from '../report/policy-status.ts';
-import type { ActionTarget, NodeInfo } from './action.ts';
+import type { ActionTarget, IsolationPolicy, NodeInfo } from './action.ts';
+import { isolationPolicyName } from './isolate.ts';
 import { actionFor } from './action-catalog.ts';
 import type { GuardVerdict, Guards, NodeCounts, Ticket } from './guards.ts';
 import { reportFor, type Step, type StepContext } from './outcomes.ts';
@@ -43,6 +44,8 @@ export interface WorkloadResolver {
 export interface RemediatorDeps {
   api: KubeApi;
   nodes: { get(name: string): NodeInfo | undefined; values(): Iterable<NodeInfo> };
+  /** Cached NetworkPolicies by `namespace/name` (Isolate's in-effect check). */
+  isolations?: { get(key: string): IsolationPolicy | undefined };
   policies: { compiled(name: string): CompiledPolicy | undefined };
   guards: Guards;
   events: EventSink;
@@ -149,7 +152,11 @@ export class Remediator {
     if (refusedUntil !== undefined && now < refusedUntil)
       return { kind: 'refusedEarlier', retryInMs: refusedUntil - now };
     const action = actionFor(a.planned.action);
-    const target: ActionTarget = { pod: run.pod, node: run.node };
+    const target: ActionTarget = {
+      pod: run.pod,
+      node: run.node,
+      isolation: this.isolation(run.pod),
+    };
     // Checked before the guards: re-checking an action in effect never spends the rate limit.
     if (action.inEffect(target, a.planned.action)) return { kind: 'inEffect' };
     const verdict = this.ask(a, run, now);
@@ -160,6 +167,12 @@ export class Remediator {
         first: !a.memory.settled.has(`${a.key}/skipped`),
       };
     return this.execute(a, target, verdict.ticket, now);
+  }
+
+  private isolation(pod: PodView): IsolationPolicy | undefined {
+    const uid = pod.metadata.uid;
+    if (!uid || !this.deps.isolations) return undefined;
+    return this.deps.isolations.get(`${pod.metadata.namespace}/${isolationPolicyName(uid)}`);
   }
 
   private ask(a: Attempt, run: Run, now: number): GuardVerdict {

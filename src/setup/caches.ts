@@ -5,12 +5,16 @@ import type { Clock } from '../base/clock.ts';
 import { jsonEqual } from '../base/json.ts';
 import type { Log } from '../base/log.ts';
 import type { Config } from '../config.ts';
+import {
+  cachedNetworkPolicy,
+  type CachedNetworkPolicy,
+} from '../controllers/pod/cached-network-policy.ts';
 import { cachedPod, type CachedPod } from '../controllers/pod/cached-pod.ts';
 import { namespaceInfo, type NamespaceInfo } from '../controllers/pod/cached-namespace.ts';
 import { nodeInfo } from '../controllers/pod/cached-node.ts';
 import { policyObject, type PolicyObject } from '../controllers/policy/cached-policy.ts';
 import type { KubeApi } from '../kube/api.ts';
-import { namespacesPath, nodePath, podsPath } from '../kube/paths.ts';
+import { namespacesPath, nodePath, podsPath, resourcePath } from '../kube/paths.ts';
 import { Reflector, type Change, type ReflectorOptions } from '../kube/reflector.ts';
 import { Store } from '../kube/store.ts';
 import { reflectorMetrics, type Metrics } from '../observability/metrics.ts';
@@ -22,10 +26,18 @@ export interface Caches {
   namespaces: Store<NamespaceInfo>;
   nodes: Store<NodeInfo>;
   policies: Store<PolicyObject>;
+  /** The NetworkPolicies labelled as the Isolate action's (the label proves nothing: isolate.ts checks the spec). */
+  networkPolicies: Store<CachedNetworkPolicy>;
 }
 
 export function createCaches(): Caches {
-  return { pods: new Store(), namespaces: new Store(), nodes: new Store(), policies: new Store() };
+  return {
+    pods: new Store(),
+    namespaces: new Store(),
+    nodes: new Store(),
+    policies: new Store(),
+    networkPolicies: new Store(),
+  };
 }
 
 /** What the caches tell the controllers: only keys, never objects to act on. */
@@ -33,6 +45,8 @@ export interface CacheHandlers {
   pod(c: Change<CachedPod>): void;
   namespaceLabelsChanged(namespace: string): void;
   policy(key: string): void;
+  /** A pod's isolation NetworkPolicy changed (or went): its pod is looked at again. */
+  isolationChanged(podKey: string): void;
 }
 
 /** The reflectors that fill the caches, as one component. */
@@ -83,6 +97,19 @@ export function buildInformers(o: {
     transform: nodeInfo,
     store: caches.nodes,
     onChange: () => {},
+  });
+  add('networkpolicies', {
+    listPath: resourcePath({
+      group: 'networking.k8s.io',
+      version: 'v1',
+      resource: 'networkpolicies',
+    }),
+    transform: cachedNetworkPolicy,
+    store: caches.networkPolicies,
+    onChange: (c) => {
+      if (c.object.pod) o.on.isolationChanged(`${c.object.namespace}/${c.object.pod}`);
+    },
+    query: { labelSelector: 'app.kubernetes.io/managed-by=deployguard' },
   });
   add('policies', {
     listPath: POLICY_COLLECTION,

@@ -102,6 +102,7 @@ export function buildOperator(o: OperatorOptions): Operator {
     pods: caches.pods,
     namespaces: caches.namespaces,
     nodes: caches.nodes,
+    isolations: caches.networkPolicies,
     policies: registry,
     violating,
     guards,
@@ -134,6 +135,7 @@ export function buildOperator(o: OperatorOptions): Operator {
         for (const k of caches.pods.keysInNamespace(ns)) podQueue.add(k);
       },
       policy: (key) => policyQueue.add(key),
+      isolationChanged: (podKey) => podQueue.add(podKey),
     },
   });
   const policyReconciler = new PolicyReconciler({

@@ -10,7 +10,7 @@ import type { Violation } from '../../engine/violation.ts';
 import type { KubeApi } from '../../kube/api.ts';
 import type { Store } from '../../kube/store.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import type { NodeInfo } from '../../remediation/action.ts';
+import type { IsolationPolicy, NodeInfo } from '../../remediation/action.ts';
 import type { Guards } from '../../remediation/guards.ts';
 import { Remediator, type WorkloadResolver } from '../../remediation/remediator.ts';
 import type { EventSink } from '../../report/events.ts';
@@ -41,6 +41,8 @@ export interface PodReconcilerDeps {
   pods: Store<CachedPod>;
   namespaces: Store<NamespaceInfo>;
   nodes: Store<NodeInfo>;
+  /** Cached NetworkPolicies by `namespace/name`, for Isolate's in-effect check. */
+  isolations?: { get(key: string): IsolationPolicy | undefined };
   policies: PolicyRegistry;
   violating: ViolatingPods;
   guards: Guards;

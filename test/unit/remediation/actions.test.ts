@@ -253,6 +253,17 @@ describe('DeletePod action', () => {
 describe('Isolate action', () => {
   const npPath = `/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies`;
   const npName = isolationPolicyName('u-1');
+  const DENY_ALL = {
+    podSelector: { matchLabels: { 'deployguard.dev/isolated': 'u-1' } },
+    policyTypes: ['Ingress', 'Egress'],
+  };
+  /** Our NetworkPolicy, as the API server returns it. */
+  const OURS = {
+    kind: 'NetworkPolicy',
+    metadata: { name: npName, resourceVersion: '7' },
+    spec: DENY_ALL,
+  };
+  const LABELLED = { labels: { 'deployguard.dev/isolated': 'u-1' } };
 
   it('does not claim to isolate a hostNetwork pod (NetworkPolicies do not apply to it)', async () => {
     const api = new FakeKubeApi();
@@ -297,7 +308,7 @@ describe('Isolate action', () => {
     });
   });
   it('is a noop with one GET when the policy exists and the pod carries the label', async () => {
-    const api = new FakeKubeApi(() => ({ kind: 'NetworkPolicy' }));
+    const api = new FakeKubeApi(() => OURS);
     const out = await isolatePod.execute(
       ctx(api),
       { pod: pod({ labels: { 'deployguard.dev/isolated': 'u-1' } }) },
@@ -307,7 +318,7 @@ describe('Isolate action', () => {
     expect(api.writes()).to.deep.equal([]);
   });
   it('only labels when the policy already exists; only creates when the label is there', async () => {
-    const a = new FakeKubeApi(() => ({}));
+    const a = new FakeKubeApi(() => OURS);
     await isolatePod.execute(ctx(a), { pod: pod() }, ISOLATE);
     expect(a.writes().map((r) => r.verb)).to.deep.equal(['PATCH']);
     const b = new FakeKubeApi(failOn('GET', npPath, apiError(404, 'NotFound')));
@@ -319,7 +330,7 @@ describe('Isolate action', () => {
     expect(b.writes().map((r) => r.verb)).to.deep.equal(['POST']);
   });
   it('a label with another uid (copied from a template) is overwritten', async () => {
-    const api = new FakeKubeApi(() => ({}));
+    const api = new FakeKubeApi(() => OURS);
     await isolatePod.execute(
       ctx(api),
       { pod: pod({ labels: { 'deployguard.dev/isolated': 'someone-else' } }) },
@@ -327,6 +338,43 @@ describe('Isolate action', () => {
     );
     expect(api.writes()).to.have.length(1);
   });
+  it('a NetworkPolicy of our name that isolates nothing (the tenant wrote it) is replaced', async () => {
+    for (const forged of [
+      { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+      { ...DENY_ALL, ingress: [{}] },
+      { ...DENY_ALL, policyTypes: ['Ingress'] },
+      {
+        podSelector: { matchLabels: { 'deployguard.dev/isolated': 'u-1', extra: 'x' } },
+        policyTypes: ['Ingress', 'Egress'],
+      },
+    ]) {
+      const api = new FakeKubeApi((req) =>
+        req.verb === 'GET' ? { ...OURS, spec: forged } : undefined,
+      );
+      const out = await isolatePod.execute(ctx(api), { pod: pod(LABELLED) }, ISOLATE);
+      expect(out.kind, JSON.stringify(forged)).to.equal('success');
+      expect(api.calls()).to.deep.equal([`GET ${npPath}/${npName}`, `PUT ${npPath}/${npName}`]);
+      const put = api.requests[1]?.body as Json;
+      expect(put.spec).to.deep.equal(DENY_ALL);
+      expect((put.metadata as Json).resourceVersion).to.equal('7');
+    }
+  });
+
+  it('is in effect only when the cached NetworkPolicy isolates the pod and the pod carries the label', () => {
+    const labelled = pod(LABELLED);
+    expect(isolatePod.inEffect({ pod: labelled, isolation: { spec: DENY_ALL } }, ISOLATE)).to.equal(
+      true,
+    );
+    // A label the pod's owner wrote before turning it into a miner proves nothing.
+    expect(isolatePod.inEffect({ pod: labelled }, ISOLATE)).to.equal(false);
+    expect(
+      isolatePod.inEffect({ pod: labelled, isolation: { spec: { podSelector: {} } } }, ISOLATE),
+    ).to.equal(false);
+    expect(isolatePod.inEffect({ pod: pod(), isolation: { spec: DENY_ALL } }, ISOLATE)).to.equal(
+      false,
+    );
+  });
+
   it('AlreadyExists on create (a race) still labels; a failed create never labels', async () => {
     const api = new FakeKubeApi(
       failOn(
