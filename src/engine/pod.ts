@@ -17,6 +17,8 @@ export interface ObjectMeta {
   generation?: number;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  /** While terminating: how long the containers still get (the deleter chose it). */
+  deletionGracePeriodSeconds?: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   ownerReferences: OwnerReference[];

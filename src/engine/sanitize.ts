@@ -416,6 +416,7 @@ function metadata(r: Reader, m: Json, defaultNamespace: string, at: string): Obj
     generation: r.int(m, 'generation', at),
     creationTimestamp: r.str(m, 'creationTimestamp', at),
     deletionTimestamp: r.str(m, 'deletionTimestamp', at),
+    deletionGracePeriodSeconds: r.int(m, 'deletionGracePeriodSeconds', at),
     labels: r.stringMap(m, 'labels', at),
     annotations: r.stringMap(m, 'annotations', at),
     ownerReferences: at === 'metadata' ? ownerReferences(r, m) : [],

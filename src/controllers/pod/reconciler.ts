@@ -212,8 +212,10 @@ export class PodReconciler {
       { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid ?? '' },
       violations,
     );
+    // A terminating pod is remediated too: its containers run until its grace period ends, and
+    // its deleter chose that (delete-pod.ts shortens it).
     const result =
-      violations.length === 0 || pod.metadata.deletionTimestamp
+      violations.length === 0
         ? undefined
         : await this.remediator.remediate(pod, cached.phase, violations, log);
     // A record the server refuses (the pod's annotations at their size limit) never stops the

@@ -232,21 +232,35 @@ describe('DeletePod action', () => {
       }
     }
   });
-  it('does nothing for a terminating pod or a pod without uid', async () => {
+  it('a pod terminating within the grace it would get, or without uid: nothing to do', async () => {
     const api = new FakeKubeApi();
-    expect(
-      (
-        await deletePod.execute(
-          ctx(api),
-          { pod: pod({ deletionTimestamp: '2026-11-29T09:00:00Z' }) },
-          del(),
-        )
-      ).kind,
-    ).to.equal('noop');
+    const closing = pod({
+      deletionTimestamp: '2026-11-29T09:00:00Z',
+      deletionGracePeriodSeconds: 0,
+    });
+    expect((await deletePod.execute(ctx(api), { pod: closing }, del())).kind).to.equal('noop');
+    expect(deletePod.inEffect({ pod: closing }, del())).to.equal(true);
     expect(
       (await deletePod.execute(ctx(api), { pod: pod({ uid: undefined }) }, del())).kind,
     ).to.equal('noop');
     expect(api.requests).to.deep.equal([]);
+  });
+
+  it('a pod its deleter gave an hour to terminate: deleted again with the short grace, never evicted', async () => {
+    const api = new FakeKubeApi();
+    const lingering = pod({
+      deletionTimestamp: '2026-11-29T09:00:00Z',
+      deletionGracePeriodSeconds: 3600,
+    });
+    expect(deletePod.inEffect({ pod: lingering }, del())).to.equal(false);
+    const out = await deletePod.execute(
+      ctx(api),
+      { pod: lingering },
+      del({ gracePeriodSeconds: 0, evict: true }),
+    );
+    expect(api.calls()).to.deep.equal([`DELETE ${POD_PATH}`]);
+    expect(api.requests[0]?.body).to.deep.include({ gracePeriodSeconds: 0 });
+    expect(out.kind === 'success' && out.event.message).to.contain('cut the pod');
   });
 });
 

@@ -622,12 +622,22 @@ describe('PodReconciler: Enforce', () => {
     expect(await actions(env, { outcome: 'success' })).to.equal(2);
   });
 
-  it('a terminating pod is recorded but not acted on', async () => {
+  it('a pod terminating with a long grace period is remediated: labelled, and its termination cut short', async () => {
     const env = setup();
     env.policy(ENFORCE);
-    const key = env.addPod(escapePod('web-1', { deletionTimestamp: '2026-11-29T09:59:00Z' }));
+    const key = env.addPod(
+      escapePod('web-1', {
+        deletionTimestamp: '2026-11-29T09:59:00Z',
+        deletionGracePeriodSeconds: 3600,
+      }),
+    );
     await env.reconciler.reconcile(key, CTX);
-    expect(env.api.calls()).to.deep.equal([`PATCH ${podPath('web-1')}`]);
+    expect(env.api.calls()).to.deep.equal([
+      `PATCH ${podPath('web-1')}`,
+      `PATCH ${podPath('web-1')}`,
+      `DELETE ${podPath('web-1')}`,
+    ]);
+    expect(env.api.requests[2]?.body).to.deep.include({ gracePeriodSeconds: 0 });
   });
 
   it('a protected namespace: recorded, ActionSkipped per action, skipped counted, no DELETE', async () => {
