@@ -225,8 +225,9 @@ describe('operator: Enforce actions', function () {
       const own = await freshNamespace('dg-op');
       const ns = await freshNamespace('dg-cordon');
       const policy = `cordon-${ns}`;
-      const [worker] = await schedulableWorkers();
-      if (!worker) throw new Error('no schedulable kwok worker: another test left nodes cordoned');
+      const workers = await schedulableWorkers();
+      if (workers.length === 0)
+        throw new Error('no schedulable kwok worker: another test left nodes cordoned');
       try {
         await applyPolicy(own, policy, {
           mode: 'Enforce',
@@ -236,10 +237,15 @@ describe('operator: Enforce actions', function () {
           guards: { maxCordonedNodesPercent: 50 },
         });
         const op = await start(own);
-        // spec.nodeName: bound at creation, so the node is known from the first event.
-        await create(ns, pod('escape', PRIVILEGED, { nodeName: worker }));
-        const node = await waitFor(`${worker} cordoned`, async () => {
-          const n = await get<NodeJson>('node', worker);
+        // Placed by the scheduler: a node the creator chose (spec.nodeName) is no evidence.
+        await create(ns, pod('escape', PRIVILEGED));
+        const placedOn = await waitFor('escape placed and running', async () => {
+          const p = await get<PodJson>('pod', 'escape', ns);
+          return p?.status?.phase === 'Running' ? p.spec.nodeName : undefined;
+        });
+        expect(placedOn, 'placed on a schedulable worker').to.be.oneOf(workers);
+        const node = await waitFor(`${placedOn} cordoned`, async () => {
+          const n = await get<NodeJson>('node', placedOn ?? '');
           return n?.spec.unschedulable ? n : undefined;
         });
         expect(node.metadata.annotations?.[CORDONED_BY]).to.equal(`${policy}/${ns}/escape`);
@@ -249,7 +255,7 @@ describe('operator: Enforce actions', function () {
           const l = (
             await events('default', {
               'involvedObject.kind': 'Node',
-              'involvedObject.name': worker,
+              'involvedObject.name': placedOn ?? '',
               reason: 'NodeCordoned',
             })
           ).filter((e) => e.message.includes(policy));
