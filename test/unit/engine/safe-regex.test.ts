@@ -6,6 +6,7 @@ import {
   MAX_PROGRAM_SIZE,
   type SafeRegex,
 } from '../../../src/engine/safe-regex.ts';
+import { fastestCpuMs } from '../../support/cpu.ts';
 
 function compiled(pattern: string): SafeRegex {
   const r = compileSafeRegex(pattern);
@@ -19,16 +20,8 @@ function message(pattern: string): string {
   return r.message;
 }
 
-/** Fastest of a few runs, in ms: the minimum is the least disturbed by a busy machine. */
-function fastest(fn: () => void, runs = 5): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t);
-  }
-  return best;
-}
+/** The least CPU of a few runs, in ms: a busy machine doesn't inflate this thread's own CPU. */
+const fastest = fastestCpuMs;
 
 /** Deterministic pseudo-random text over `alphabet`. */
 function noise(n: number, alphabet: string): string {
