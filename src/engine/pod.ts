@@ -97,11 +97,18 @@ export interface Handler {
   exec?: string[];
 }
 
+/** An env entry: `value` is there only when the spec gives it literally (not valueFrom). */
+export interface EnvVar {
+  name: string;
+  value?: string;
+}
+
 export interface Container {
   name: string;
   image: string;
   command: string[];
   args: string[];
+  env: EnvVar[];
   workingDir?: string;
   ports: ContainerPort[];
   securityContext?: SecurityContext;

@@ -6,6 +6,7 @@ import type {
   Capabilities,
   Container,
   ContainerPort,
+  EnvVar,
   Handler,
   NodeAffinity,
   NodeSelectorRequirement,
@@ -244,6 +245,7 @@ function container(r: Reader, c: Json, at: string): Container {
     image: r.str(c, 'image', at) ?? '',
     command: r.strings(c, 'command', at),
     args: r.strings(c, 'args', at),
+    env: envVars(r, c, at),
     workingDir: r.str(c, 'workingDir', at),
     ports,
     securityContext: securityContext(r, c, at),
@@ -259,6 +261,17 @@ function container(r: Reader, c: Json, at: string): Container {
   };
 }
 
+/** The container's env: literal values only; one from valueFrom is unknowable to a spec check. */
+function envVars(r: Reader, c: Json, at: string): EnvVar[] {
+  const here = `${at}.env`;
+  return r.objects(c, 'env', at).map((e) => {
+    const v: EnvVar = { name: r.str(e, 'name', here) ?? '' };
+    const value = e.valueFrom === undefined ? r.str(e, 'value', here) : undefined;
+    if (value !== undefined) v.value = value;
+    return v;
+  });
+}
+
 function containers(r: Reader, spec: Json, group: string): Container[] {
   const out: Container[] = [];
   const items = r.list(spec, group, 'spec');
@@ -267,7 +280,9 @@ function containers(r: Reader, spec: Json, group: string): Container[] {
     const c = obj(items[i]);
     if (!c) r.invalid.push(`${at}: must be an object`);
     // Keep positions aligned with the source so paths like containers[3] stay true.
-    out.push(c ? container(r, c, at) : { name: '', image: '', command: [], args: [], ports: [] });
+    out.push(
+      c ? container(r, c, at) : { name: '', image: '', command: [], args: [], env: [], ports: [] },
+    );
   }
   return out;
 }

@@ -8,7 +8,8 @@ import type { Finding } from '../violation.ts';
 import { compileSafeRegex } from '../safe-regex.ts';
 import type { RuleFamily } from './rule-family.ts';
 import { TokenGate } from './indicators/idiom.ts';
-import { excerpt } from './indicators/shell-text.ts';
+import { excerpt, normalizeCommand } from './indicators/shell-text.ts';
+import { literalEnv, runtimeArgv, substituteShellVars } from './container-env.ts';
 
 /** A deniedPatterns entry compiled once, when the policy is loaded (see compileSafeRegex). */
 export interface CompiledPattern {
@@ -48,21 +49,16 @@ function gateOf(patterns: readonly CompiledPattern[]): PatternGate {
   return g;
 }
 
-/** Index of the first pattern matching `[...first, ...second].join(' ')`, or -1. */
-function firstMatch(
+/** Index of the first pattern matching `text`, or -1; `mask` says which could (-1: all). */
+function firstMatchIn(
   patterns: readonly CompiledPattern[],
   g: PatternGate,
-  first: readonly string[],
-  second: readonly string[],
+  text: string,
+  mask: number,
 ): number {
-  // Non-ASCII text (-1: every bit set) skips the gate: `(?i)s` also matches U+017F. The words are
-  // scanned where they lie: the text is built only when some pattern has to run.
-  const mask = g.gate === undefined ? -1 : g.gate.scanWords(first, second, true, false);
-  let text: string | undefined;
   for (let i = 0; i < patterns.length; i++) {
     const bit = g.bits[i] as number;
     if (bit !== 0 && (mask & bit) === 0) continue; // its literal is absent: it can't match
-    text ??= joined(first, second);
     if ((patterns[i] as CompiledPattern).regex.test(text)) return i;
   }
   return -1;
@@ -77,21 +73,72 @@ function joined(first: readonly string[], second: readonly string[]): string {
   return `${commandLine(first)} ${commandLine(second)}`;
 }
 
+/** Does a word hide text from the patterns: quotes or backslashes the shell drops, or a `$`? */
+const EVASIVE = /['"\\$]/;
+
+/**
+ * The texts a pattern is tried on: the line as written, and, when a word could hide something,
+ * the line as the shell would read it: quotes and backslashes dropped (`nsen''ter`), and `$VAR`
+ * replaced by the container's literal env or an earlier assignment (`${c}rl`, container-env.ts).
+ */
+function variants(raw: string, env: () => ReadonlyMap<string, string>): string[] {
+  if (!EVASIVE.test(raw)) return [raw];
+  const out = [raw];
+  const unquoted = normalizeCommand(raw);
+  if (unquoted !== raw) out.push(unquoted);
+  const substituted = normalizeCommand(substituteShellVars(raw, env()));
+  if (!out.includes(substituted)) out.push(substituted);
+  return out;
+}
+
+interface Match {
+  index: number;
+  text: string;
+}
+
+/** The first pattern matching any variant of `[...first, ...second].join(' ')`. */
+function firstMatch(
+  patterns: readonly CompiledPattern[],
+  g: PatternGate,
+  first: readonly string[],
+  second: readonly string[],
+  env: () => ReadonlyMap<string, string>,
+): Match | undefined {
+  const raw = joined(first, second);
+  if (!EVASIVE.test(raw)) {
+    // Non-ASCII text (-1: every bit set) skips the gate: `(?i)s` also matches U+017F. The words
+    // are scanned where they lie.
+    const mask = g.gate === undefined ? -1 : g.gate.scanWords(first, second, true, false);
+    const index = firstMatchIn(patterns, g, raw, mask);
+    return index < 0 ? undefined : { index, text: raw };
+  }
+  for (const text of variants(raw, env)) {
+    const mask = g.gate === undefined ? -1 : g.gate.scanAscii(text);
+    const index = firstMatchIn(patterns, g, text, mask);
+    if (index >= 0) return { index, text };
+  }
+  return undefined;
+}
+
 /** One finding per container and place (command line, each exec handler) for the first pattern that matches. */
 function commandsInto(pod: PodView, patterns: readonly CompiledPattern[], out: Finding[]): void {
   if (patterns.length === 0) return;
   const g = gateOf(patterns);
   for (const { container: c, path } of allContainers(pod.spec)) {
-    if (c.command.length + c.args.length > 0) {
-      const place = c.command.length > 0 ? 'command' : 'args';
-      const i = firstMatch(patterns, g, c.command, c.args);
-      if (i >= 0) denied(out, patterns, i, c, path, place, joined(c.command, c.args));
+    let env: ReadonlyMap<string, string> | undefined;
+    const envOf = (): ReadonlyMap<string, string> => (env ??= literalEnv(c.env));
+    // The command line as the kubelet passes it to exec (`$(VAR)` expanded).
+    const { command, args } = runtimeArgv(c);
+    if (command.length + args.length > 0) {
+      const place = command.length > 0 ? 'command' : 'args';
+      const m = firstMatch(patterns, g, command, args, envOf);
+      if (m) denied(out, patterns, m, { path, place, args, env: envOf, name: c.name });
     }
-    handler(out, patterns, g, c, path, 'livenessProbe', c.livenessProbe);
-    handler(out, patterns, g, c, path, 'readinessProbe', c.readinessProbe);
-    handler(out, patterns, g, c, path, 'startupProbe', c.startupProbe);
-    handler(out, patterns, g, c, path, 'lifecycle.postStart', c.lifecycle?.postStart);
-    handler(out, patterns, g, c, path, 'lifecycle.preStop', c.lifecycle?.preStop);
+    handler(out, patterns, g, c, path, 'livenessProbe', c.livenessProbe, envOf);
+    handler(out, patterns, g, c, path, 'readinessProbe', c.readinessProbe, envOf);
+    handler(out, patterns, g, c, path, 'startupProbe', c.startupProbe, envOf);
+    handler(out, patterns, g, c, path, 'lifecycle.postStart', c.lifecycle?.postStart, envOf);
+    handler(out, patterns, g, c, path, 'lifecycle.preStop', c.lifecycle?.preStop, envOf);
   }
 }
 
@@ -103,32 +150,38 @@ function handler(
   path: string,
   name: string,
   h: Handler | undefined,
+  env: () => ReadonlyMap<string, string>,
 ): void {
   if (!h?.exec || h.exec.length === 0) return;
-  const i = firstMatch(patterns, g, h.exec, NO_WORDS);
-  if (i >= 0) denied(out, patterns, i, c, path, `${name}.exec.command`, commandLine(h.exec));
+  const m = firstMatch(patterns, g, h.exec, NO_WORDS, env);
+  if (m)
+    denied(out, patterns, m, { path, place: `${name}.exec.command`, args: [], env, name: c.name });
 }
 
-function denied(
-  out: Finding[],
-  patterns: readonly CompiledPattern[],
-  i: number,
-  c: Container,
-  path: string,
-  place: string,
-  text: string,
-): void {
-  const p = patterns[i] as CompiledPattern;
-  const onCommandLine = place === 'command' || place === 'args';
+interface Where {
+  path: string;
+  place: string;
+  /** The container's args as executed, to name the field a match is in. */
+  args: readonly string[];
+  env: () => ReadonlyMap<string, string>;
+  name: string;
+}
+
+function denied(out: Finding[], patterns: readonly CompiledPattern[], m: Match, w: Where): void {
+  const p = patterns[m.index] as CompiledPattern;
+  const onCommandLine = w.place === 'command' || w.place === 'args';
   // Name the field the match is in: args when the pattern matches them alone.
-  const field =
-    place === 'command' && c.args.length > 0 && p.regex.test(commandLine(c.args)) ? 'args' : place;
-  const m = p.regex.find(text);
+  const inArgs =
+    w.place === 'command' &&
+    w.args.length > 0 &&
+    variants(commandLine(w.args), w.env).some((t) => p.regex.test(t));
+  const field = inArgs ? 'args' : w.place;
+  const found = p.regex.find(m.text);
   out.push({
     rule: 'command.denied',
-    container: c.name,
-    path: `${path}.${field}`,
-    message: `${onCommandLine ? 'command line' : place} matches deniedPatterns[${i}] ${excerpt(p.source)}: ${excerpt(m?.text ?? '')}`,
+    container: w.name,
+    path: `${w.path}.${field}`,
+    message: `${onCommandLine ? 'command line' : w.place} matches deniedPatterns[${m.index}] ${excerpt(p.source)}: ${excerpt(found?.text ?? '')}`,
   });
 }
 

@@ -3,7 +3,7 @@
 // its command joined with its args, and the exec commands of its probes and lifecycle hooks.
 // Attacker text only meets linear-time matching (RE2 or string scanning), and each idiom is gated
 // by a few substring checks so an ordinary command line costs a handful of `includes` calls.
-import { allContainers, type Container, type ContainerRef, type Handler } from '../pod.ts';
+import { allContainers, type ContainerRef, type Handler } from '../pod.ts';
 import type { Finding } from '../violation.ts';
 import type { RuleFamily } from './rule-family.ts';
 import { TokenGate, type Detection } from './indicators/idiom.ts';
@@ -12,6 +12,7 @@ import { detectMinerImage, detectMinerText, minerTextTokens } from './indicators
 import { procFdPath } from './indicators/proc-fd.ts';
 import { detectReverseShell, reverseShellTokens } from './indicators/reverse-shell.ts';
 import { excerpt, normalizeCommand } from './indicators/shell-text.ts';
+import { literalEnv, runtimeArgv, substituteShellVars } from './container-env.ts';
 
 type Detector = (text: string) => Detection | undefined;
 
@@ -29,22 +30,29 @@ const TEXT_RULES: readonly { rule: string; what: string; detect: Detector; bit: 
 /** One pass over a command line says which families could match at all; most match none. */
 const FAMILIES = new TokenGate([reverseShellTokens, downloadExecTokens, minerTextTokens]);
 
-function prepare(words: readonly string[]): string | undefined {
-  return words.length === 0 ? undefined : normalizeCommand(words.join(' '));
+/** The words of a place joined, before normalising (env substitution needs the quotes). */
+function joinWords(first: readonly string[], second: readonly string[]): string {
+  if (second.length === 0) return first.join(' ');
+  if (first.length === 0) return second.join(' ');
+  return `${first.join(' ')} ${second.join(' ')}`;
 }
 
-/** prepare(command ++ args), without building the concatenated word list. */
-function prepareLine(c: Container): string | undefined {
-  if (c.args.length === 0) return prepare(c.command);
-  if (c.command.length === 0) return prepare(c.args);
-  return normalizeCommand(`${c.command.join(' ')} ${c.args.join(' ')}`);
+/**
+ * The texts the families judge for a place: the normalised command line, and, when the
+ * container's literal env (or an assignment in the line) gives a `$VAR` a value, the line the
+ * shell would run with it replaced (container-env.ts).
+ */
+function textsOf(raw: string, env: ReadonlyMap<string, string>): string[] {
+  const text = normalizeCommand(raw);
+  const substituted = substituteShellVars(raw, env);
+  return substituted === raw ? [text] : [text, normalizeCommand(substituted)];
 }
 
 /** A place a container runs commands from, whose text some family could match. */
 interface Place {
   field: string;
   where: string;
-  text: string;
+  texts: string[];
   mask: number;
 }
 
@@ -58,18 +66,45 @@ function familiesOf(first: readonly string[], second: readonly string[]): number
   return FAMILIES.scan(normalizeCommand([...first, ...second].join(' ')));
 }
 
+/**
+ * The place for these words, when its text could match a family. The words are scanned where
+ * they lie; texts are built only when some family could match, or a `$` could hide one.
+ */
+function place(
+  field: string,
+  where: string,
+  first: readonly string[],
+  second: readonly string[],
+  env: () => ReadonlyMap<string, string>,
+): Place | undefined {
+  let mask = familiesOf(first, second);
+  const raw = joinWords(first, second);
+  const dollar = raw.includes('$');
+  if (mask === 0 && !dollar) return undefined;
+  const texts = dollar ? textsOf(raw, env()) : [normalizeCommand(raw)];
+  for (const t of texts.slice(1)) mask |= FAMILIES.scan(t);
+  return mask === 0 ? undefined : { field, where, texts, mask };
+}
+
 /** Appends the exec handler `name` to `places` when its text could match a family. */
 function handlerPlace(
-  places: Place[] | undefined,
+  places: Place[],
   name: string,
   h: Handler | undefined,
-): Place[] | undefined {
-  if (h?.exec === undefined || h.exec.length === 0) return places;
-  const mask = familiesOf(h.exec, NO_WORDS);
-  if (mask === 0) return places;
-  const text = prepare(h.exec) as string;
-  (places ??= []).push({ field: `${name}.exec.command`, where: ` in ${name}`, text, mask });
-  return places;
+  env: () => ReadonlyMap<string, string>,
+): void {
+  if (h?.exec === undefined || h.exec.length === 0) return;
+  const p = place(`${name}.exec.command`, ` in ${name}`, h.exec, NO_WORDS, env);
+  if (p) places.push(p);
+}
+
+/** The first text of the place the detector finds something in. */
+function detectIn(texts: readonly string[], detect: Detector): Detection | undefined {
+  for (const t of texts) {
+    const found = detect(t);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function add(
@@ -101,28 +136,30 @@ function checkContainer(ref: ContainerRef, out: Finding[]): void {
   }
 
   // Each place a container runs commands from, with the families its text could match; most
-  // containers have none, and then nothing is allocated.
-  let places: Place[] | undefined;
-  // The words are scanned where they lie; a text is built only for a place some family could match.
-  if (c.command.length + c.args.length > 0) {
-    const mask = familiesOf(c.command, c.args);
-    if (mask !== 0) places = [{ field: '', where: '', text: prepareLine(c) as string, mask }];
+  // containers have none. The command line is judged as the kubelet expands it.
+  const { command, args } = runtimeArgv(c);
+  let env: ReadonlyMap<string, string> | undefined;
+  const envOf = (): ReadonlyMap<string, string> => (env ??= literalEnv(c.env));
+  const places: Place[] = [];
+  if (command.length + args.length > 0) {
+    const line = place('', '', command, args, envOf);
+    if (line) places.push(line);
   }
-  places = handlerPlace(places, 'livenessProbe', c.livenessProbe);
-  places = handlerPlace(places, 'readinessProbe', c.readinessProbe);
-  places = handlerPlace(places, 'startupProbe', c.startupProbe);
-  places = handlerPlace(places, 'lifecycle.postStart', c.lifecycle?.postStart);
-  places = handlerPlace(places, 'lifecycle.preStop', c.lifecycle?.preStop);
-  if (places === undefined) return;
+  handlerPlace(places, 'livenessProbe', c.livenessProbe, envOf);
+  handlerPlace(places, 'readinessProbe', c.readinessProbe, envOf);
+  handlerPlace(places, 'startupProbe', c.startupProbe, envOf);
+  handlerPlace(places, 'lifecycle.postStart', c.lifecycle?.postStart, envOf);
+  handlerPlace(places, 'lifecycle.preStop', c.lifecycle?.preStop, envOf);
   for (const r of TEXT_RULES) {
     for (const p of places) {
-      const found = (p.mask & r.bit) === 0 ? undefined : r.detect(p.text);
+      const found = (p.mask & r.bit) === 0 ? undefined : detectIn(p.texts, r.detect);
       if (!found) continue;
       let field = p.field;
       if (field === '') {
         // The command line: name the field the idiom sits in; one spanning both is the command's.
-        const args = c.command.length > 0 ? prepare(c.args) : undefined;
-        const inArgs = c.command.length === 0 || (args !== undefined && r.detect(args));
+        const inArgs =
+          command.length === 0 ||
+          (args.length > 0 && detectIn(textsOf(args.join(' '), envOf()), r.detect) !== undefined);
         field = inArgs ? 'args' : 'command';
       }
       add(out, ref, r.rule, field, `${r.what}${p.where}: ${found.label}: ${found.evidence}`);
