@@ -26,6 +26,7 @@ export interface Metrics {
   workqueueRetries: Counter<'controller'>;
   policies: Gauge<'mode' | 'ready'>;
   breakerOpen: Gauge<'policy'>;
+  eventsDropped: Counter<'reason'>;
   namespaceBreakerOpen: Gauge<'policy' | 'namespace'>;
   leader: Gauge<never>;
   buildInfo: Gauge<'version'>;
@@ -127,6 +128,11 @@ export function createMetrics(opts: { version: string; collectDefault?: boolean 
       'deployguard_namespace_breaker_open',
       "1 for each namespace whose own breaker is open for a policy: it used up its share of the policy's actions (only while open).",
       ['policy', 'namespace'],
+    ),
+    eventsDropped: counter(
+      'deployguard_events_dropped_total',
+      'Events the event rate limit held back, by reason; each namespace, policy and reason gets one EventsHeldBack summary Event instead.',
+      ['reason'],
     ),
     leader: gauge(
       'deployguard_leader',

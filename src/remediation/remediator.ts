@@ -219,7 +219,7 @@ export class Remediator {
     if (r.metric)
       this.deps.metrics.actions.inc({ policy: a.policy, action: a.type, outcome: r.metric });
     if (r.log) a.log[r.log.level](r.log.msg, r.log.fields);
-    if (r.event) void this.deps.events.emit(r.event);
+    if (r.event) void this.deps.events.emit({ ...r.event, policy: a.policy });
   }
 
   /** What the step leaves behind: settled actions, retries, status counters, loop reports. */
@@ -303,6 +303,7 @@ export class Remediator {
       type: 'Warning',
       reason: 'RemediationLoop',
       action: 'DeletePod',
+      policy: a.policy,
       message: `policy ${a.policy}: ${reason}`,
     });
   }

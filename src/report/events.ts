@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { REPORTING_CONTROLLER } from '../api/constants.ts';
 import { BoundedMap } from '../base/bounded-map.ts';
+import { HeldBackEvents } from './held-back-events.ts';
 import { systemClock, type Clock } from '../base/clock.ts';
 import type { Log } from '../base/log.ts';
 import type { ObjectRef } from '../base/object-ref.ts';
@@ -21,7 +22,8 @@ export type EventReason =
   | 'NodeCordoned'
   | 'ActionSkipped'
   | 'PolicyInvalid'
-  | 'RemediationLoop';
+  | 'RemediationLoop'
+  | 'EventsHeldBack';
 
 export interface EventSpec {
   /** The object the event is about; cluster-scoped objects (Node, policy) have no namespace. */
@@ -31,6 +33,8 @@ export interface EventSpec {
   message: string;
   /** What the operator did or would have done, e.g. DeletePod (core/v1 Event.action). */
   action?: string;
+  /** The policy it is about, if any: Events the rate limit holds back are summarised by it. */
+  policy?: string;
 }
 
 /**
@@ -61,6 +65,8 @@ export interface EventRecorderOptions {
   ratePerSecond?: number;
   burst?: number;
   log: Pick<Log, 'warn' | 'debug'>;
+  /** Told each time the rate limit holds an Event back, with its reason. */
+  onHeldBack?: (reason: string) => void;
 }
 
 const MAX_MESSAGE = 1024;
@@ -69,6 +75,7 @@ const MAX_REMEMBERED = 10_000;
 
 export class EventRecorder implements EventSink {
   private readonly sent = new BoundedMap<string, Sent>(MAX_REMEMBERED);
+  private readonly heldBack = new HeldBackEvents();
   private tokens: number;
   private refilledAt: number;
   private readonly clock: Clock;
@@ -126,39 +133,17 @@ export class EventRecorder implements EventSink {
         return;
       }
       if (!this.take(t)) {
-        this.opts.log.debug('event dropped by the rate limit', { reason: e.reason });
+        // Held back, not lost: summarised by summarizeHeldBack().
+        this.heldBack.add(e);
+        this.opts.onHeldBack?.(e.reason);
         return;
       }
       const namespace = e.target.namespace || 'default';
       const name = `${e.target.name.slice(0, 200)}.${randomBytes(8).toString('hex')}`;
-      const stamp = rfc3339(new Date(t));
       // Remembered before the write: a repeat emitted while it is in flight only bumps the count.
       this.sent.set(key, { name, namespace, count: 1, first: t, last: t });
       posted = key;
-      await this.opts.api.request('POST', eventsPath(namespace), {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { name, namespace },
-          involvedObject: {
-            apiVersion: e.target.apiVersion,
-            kind: e.target.kind,
-            name: e.target.name,
-            namespace: e.target.namespace,
-            uid: e.target.uid,
-          },
-          reason: e.reason,
-          message,
-          type: e.type,
-          action: e.action ?? e.reason,
-          source: { component: 'deployguard' },
-          reportingComponent: REPORTING_CONTROLLER,
-          reportingInstance: this.opts.instance.slice(0, 128),
-          firstTimestamp: stamp,
-          lastTimestamp: stamp,
-          count: 1,
-        },
-      });
+      await this.post({ ...e, message }, name, namespace, t);
     } catch (err) {
       // Not written: the next occurrence tries again.
       if (posted !== undefined) this.sent.delete(posted);
@@ -168,6 +153,71 @@ export class EventRecorder implements EventSink {
         namespace: e.target.namespace,
         error: (err as Error).message,
       });
+    }
+  }
+
+  private async post(e: EventSpec, name: string, namespace: string, t: number): Promise<void> {
+    const stamp = rfc3339(new Date(t));
+    await this.opts.api.request('POST', eventsPath(namespace), {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace },
+        involvedObject: {
+          apiVersion: e.target.apiVersion,
+          kind: e.target.kind,
+          name: e.target.name,
+          namespace: e.target.namespace,
+          uid: e.target.uid,
+        },
+        reason: e.reason,
+        message: e.message,
+        type: e.type,
+        action: e.action ?? e.reason,
+        source: { component: 'deployguard' },
+        reportingComponent: REPORTING_CONTROLLER,
+        reportingInstance: this.opts.instance.slice(0, 128),
+        firstTimestamp: stamp,
+        lastTimestamp: stamp,
+        count: 1,
+      },
+    });
+  }
+
+  /**
+   * One EventsHeldBack Event per namespace, policy and reason for what the rate limit held back
+   * since the last call, on the Namespace (so `kubectl get events -n NS` shows it). Bounded (see
+   * HeldBackEvents); not itself rate limited. Failures are logged; the counts are then lost, but
+   * deployguard_events_held_back_total keeps them.
+   */
+  async summarizeHeldBack(): Promise<void> {
+    const { groups, overflow } = this.heldBack.take();
+    const t = this.clock.now();
+    const summaries: EventSpec[] = groups.map((g) => ({
+      target: { apiVersion: 'v1', kind: 'Namespace', name: g.namespace },
+      type: 'Warning',
+      reason: 'EventsHeldBack',
+      policy: g.policy,
+      message: `${g.count} ${g.reason} event${g.count === 1 ? '' : 's'}${g.policy ? ` of policy ${g.policy}` : ''} held back by the event rate limit; pods include ${g.sample.join(', ')}`,
+    }));
+    if (overflow > 0)
+      summaries.push({
+        target: { apiVersion: 'v1', kind: 'Namespace', name: 'default' },
+        type: 'Warning',
+        reason: 'EventsHeldBack',
+        message: `${overflow} more events held back by the event rate limit, in namespaces beyond the ones summarised`,
+      });
+    for (const e of summaries) {
+      const namespace = e.target.name;
+      try {
+        await this.post(e, `deployguard-held-back.${randomBytes(8).toString('hex')}`, namespace, t);
+      } catch (err) {
+        this.opts.log.warn('could not write event', {
+          reason: e.reason,
+          namespace,
+          error: (err as Error).message,
+        });
+      }
     }
   }
 

@@ -14,7 +14,12 @@ import { PolicyReconciler } from '../controllers/policy/reconciler.ts';
 import { PolicyRegistry } from '../controllers/policy/registry.ts';
 import { statusFlusher } from '../controllers/policy/status-flusher.ts';
 import type { KubeApi } from '../kube/api.ts';
-import { queueMetrics, reconcileMetrics, type Metrics } from '../observability/metrics.ts';
+import {
+  identifierLabel,
+  queueMetrics,
+  reconcileMetrics,
+  type Metrics,
+} from '../observability/metrics.ts';
 import { Guards } from '../remediation/guards.ts';
 import { EventRecorder } from '../report/events.ts';
 import { PolicyStatusBook } from '../report/policy-status.ts';
@@ -45,6 +50,8 @@ export interface Operator {
 }
 
 const STATUS_EVERY_MS = 1000;
+/** How often what the Event rate limit held back is summarised. */
+const EVENT_SUMMARY_EVERY_MS = 10_000;
 
 export function buildOperator(o: OperatorOptions): Operator {
   const { config, log, metrics } = o;
@@ -92,6 +99,7 @@ export function buildOperator(o: OperatorOptions): Operator {
     instance: config.identity,
     clock,
     log: log.child({ component: 'events' }),
+    onHeldBack: (reason) => metrics.eventsDropped.inc({ reason: identifierLabel(reason) }),
   });
   const caches = createCaches();
   const requeueAllPods = (): void => {
@@ -218,6 +226,16 @@ export function buildOperator(o: OperatorOptions): Operator {
       onGracefulStop: async () => {
         if (manager.isLeader()) await flushStatus(true).catch(() => undefined);
       },
+      clock,
+      log,
+    }),
+  );
+  manager.add(
+    new Periodic({
+      name: 'event-summaries',
+      everyMs: EVENT_SUMMARY_EVERY_MS,
+      task: () => events.summarizeHeldBack(),
+      onGracefulStop: () => events.summarizeHeldBack(),
       clock,
       log,
     }),

@@ -117,6 +117,7 @@ export class Announcer {
       target: podRef(pod),
       type: 'Warning',
       reason: 'PolicyViolation',
+      policy,
       message: `violates policy ${policy}: ${list.map((e) => `${e.rule} (${e.severity})`).join(', ')}${first ? `; ${first.path}: ${first.message}` : ''}${gone ? ' [pod already deleted]' : ''}${claims}`,
     });
   }

@@ -45,6 +45,7 @@ const CONTRACT: Record<string, [string, string[]]> = {
   deployguard_workqueue_retries_total: ['counter', ['controller']],
   deployguard_policies: ['gauge', ['mode', 'ready']],
   deployguard_breaker_open: ['gauge', ['policy']],
+  deployguard_events_dropped_total: ['counter', ['reason']],
   deployguard_namespace_breaker_open: ['gauge', ['policy', 'namespace']],
   deployguard_leader: ['gauge', []],
   deployguard_build_info: ['gauge', ['version']],

@@ -34,7 +34,8 @@ const violation = (name = 'web-1', message = 'violates policy p1: pss.privileged
   message,
 });
 
-const body = (r: RecordedRequest | undefined) => r?.body as Record<string, unknown>;
+type Json = Record<string, unknown>;
+const body = (r: RecordedRequest | undefined) => r?.body as Json;
 
 describe('EventRecorder', () => {
   it('POSTs a core/v1 Event with the contract fields', async () => {
@@ -137,6 +138,44 @@ describe('EventRecorder', () => {
     advance(60_000);
     for (let i = 20; i < 30; i++) await rec.emit(violation(`pod-${i}`));
     expect(api.requests).to.have.length(7);
+  });
+
+  it('what the rate limit holds back is counted and summarised per namespace, policy and reason', async () => {
+    const held: string[] = [];
+    const api = new FakeKubeApi();
+    const rec = new EventRecorder({
+      api,
+      instance: 'i',
+      clock: new FakeClock({ start: T0 }),
+      burst: 1,
+      ratePerSecond: 0.001,
+      log: { warn: () => {}, debug: () => {} },
+      onHeldBack: (reason) => held.push(reason),
+    });
+    for (let i = 0; i < 8; i++) await rec.emit({ ...violation(`pod-${i}`), policy: 'p1' });
+    await rec.emit({
+      ...violation('other', 'x'),
+      target: { ...violation('other').target, namespace: 'team-b' },
+      policy: 'p1',
+    });
+    expect(api.requests).to.have.length(1);
+    expect(held).to.have.length(8);
+    api.clear();
+    await rec.summarizeHeldBack();
+    const summaries = api.requests.map((r) => body(r));
+    expect(
+      summaries.map((b) => [(b.metadata as Json).namespace, b.reason, b.involvedObject]),
+    ).to.deep.equal([
+      ['team-a', 'EventsHeldBack', { apiVersion: 'v1', kind: 'Namespace', name: 'team-a' }],
+      ['team-b', 'EventsHeldBack', { apiVersion: 'v1', kind: 'Namespace', name: 'team-b' }],
+    ]);
+    expect(summaries[0]?.message).to.equal(
+      '7 PolicyViolation events of policy p1 held back by the event rate limit; pods include pod-1, pod-2, pod-3, pod-4, pod-5',
+    );
+    // Summarised once: nothing is left for the next call.
+    api.clear();
+    await rec.summarizeHeldBack();
+    expect(api.requests).to.deep.equal([]);
   });
 
   it('bounds the message', async () => {
