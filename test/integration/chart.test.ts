@@ -277,10 +277,12 @@ describe('charts/deployguard: the Helm chart', function () {
       // the container port that exists.
       const monitor = find(chart, 'PodMonitor').spec as {
         selector: { matchLabels: Labels };
-        podMetricsEndpoints: { port: string; relabelings: object[] }[];
+        podMetricsEndpoints: { port: string; honorLabels: boolean; relabelings: object[] }[];
       };
       expect(podTemplate(chart).metadata.labels).to.include(monitor.selector.matchLabels);
       expect(monitor.podMetricsEndpoints[0]?.port).to.equal('metrics');
+      // The metrics' own namespace label (the violating pod's) must survive the scrape.
+      expect(monitor.podMetricsEndpoints[0]?.honorLabels).to.equal(true);
       expect(monitor.podMetricsEndpoints[0]?.relabelings).to.deep.include({
         action: 'replace',
         targetLabel: 'job',
