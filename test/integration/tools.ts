@@ -29,8 +29,8 @@ async function printedPath(tool: Tool): Promise<string> {
 const found = new Map<Tool, Promise<string>>();
 
 /**
- * The tool's binary, built by test/tools/build.sh if it is not cached yet (a cold promtool build
- * takes about 9 minutes on 2 cores, helm about 4: give the calling hook a long timeout). Throws
+ * The tool's binary, built by test/tools/build.sh if it is not cached yet (a cold build
+ * takes 9 to 13 minutes per tool on 2 cores: give the calling hook a long timeout). Throws
  * with the build's own message when it cannot be had.
  */
 export function toolPath(tool: Tool): Promise<string> {
