@@ -42,8 +42,12 @@ crd: deps ## Regenerate the CRD (and the policy reference) from src/api/schema.t
 test-unit: deps ## Unit, property and upstream-conformance tests (no cluster)
 	$(NPM) test
 
+.PHONY: tools-build
+tools-build: ## Build (or reuse cached) the pinned helm and promtool the chart and alert tests run
+	@test/tools/build.sh
+
 .PHONY: test-integration
-test-integration: deps ## Integration tests on the real control plane (builds and starts it if needed)
+test-integration: deps tools-build ## Integration tests on the real control plane (builds and starts it if needed)
 	$(RUN) test:integration
 
 .PHONY: test
