@@ -16,3 +16,26 @@ export function fastestCpuMs(fn: () => void, runs = 5): number {
   for (let i = 0; i < runs; i++) best = Math.min(best, cpuMs(fn));
   return best;
 }
+
+/**
+ * How the CPU cost of `large` compares with that of `small`, for tests that tell linear from
+ * quadratic work (4x the input: about 4x linear, 16x quadratic). Each sample repeats the work
+ * enough times to take at least ~10 ms of CPU, where timer granularity, GC and JIT no longer
+ * swing a ratio by 2x; the least of five samples is kept for each side.
+ */
+export function cpuRatio(
+  small: () => void,
+  large: () => void,
+): { smallMs: number; largeMs: number; ratio: number } {
+  small();
+  large();
+  let reps = 1;
+  while (reps < 10_000 && cpuMs(() => repeat(small, reps)) < 10) reps *= 2;
+  const smallMs = fastestCpuMs(() => repeat(small, reps)) / reps;
+  const largeMs = fastestCpuMs(() => repeat(large, reps)) / reps;
+  return { smallMs, largeMs, ratio: largeMs / Math.max(smallMs, 1e-6) };
+}
+
+function repeat(fn: () => void, n: number): void {
+  for (let i = 0; i < n; i++) fn();
+}
