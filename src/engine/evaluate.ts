@@ -2,7 +2,7 @@
 // inputs always give the same output, so the CLI, the operator and admission can never disagree.
 import { SEVERITY_RANK } from '../api/constants.ts';
 import { ruleInfo } from './catalog.ts';
-import { MAX_LIST_ITEMS, MAX_STRING_LENGTH } from './sanitize.ts';
+import { MAX_LIST_ITEMS, MAX_POD_TEXT, MAX_STRING_LENGTH } from './sanitize.ts';
 import type { CompiledPolicy } from './compiled-policy.ts';
 import { policyApplies } from './match.ts';
 import type { PodView } from './pod.ts';
@@ -53,7 +53,7 @@ export function evaluate(
       found.push({
         rule: 'input.oversized',
         path: t,
-        message: `field is beyond the engine's bounds (${MAX_STRING_LENGTH / 1024} KiB per string, ${MAX_LIST_ITEMS} items per list); only its first part was judged`,
+        message: `field is beyond the engine's bounds (${MAX_STRING_LENGTH / 1024} KiB per string, ${MAX_LIST_ITEMS} items per list, ${MAX_POD_TEXT / 1024} KiB of command text per pod); only its first part was judged`,
       });
     }
     try {

@@ -34,6 +34,13 @@ import { asObject as obj, type Json } from '../base/json.ts';
 export const MAX_STRING_LENGTH = 128 * 1024;
 /** Most items of any list the rules will look at; longer lists are cut and reported likewise. */
 export const MAX_LIST_ITEMS = 1024;
+/**
+ * Most text a pod may hand the text rules (indicators, deniedPatterns) in all: command, args,
+ * probe and hook exec commands and env values, of every container together. The rules are linear
+ * in it, but a pod is judged once per policy: the budget bounds what one pod can cost, whatever
+ * its creator writes, and what is beyond it is cut and reported (input.oversized), never passed.
+ */
+export const MAX_POD_TEXT = 128 * 1024;
 
 /** `spec.containers[0]`, `spec.hostPID`, `metadata.labels[app.kubernetes.io/name]`. */
 function join(at: string, key: string | number): string {
@@ -51,6 +58,8 @@ function join(at: string, key: string | number): string {
 class Reader {
   readonly truncated: string[] = [];
   readonly invalid: string[] = [];
+  /** What is left of MAX_POD_TEXT for this pod. */
+  private textLeft = MAX_POD_TEXT;
 
   private wrong(at: string, key: string | number, want: string): undefined {
     this.invalid.push(`${join(at, key)}: must be ${want}`);
@@ -98,6 +107,29 @@ class Reader {
       const item = obj(items[i]);
       if (item) out.push(item);
       else this.wrong(`${at}.${key}`, i, 'an object');
+    }
+    return out;
+  }
+  /** A string the text rules read: counted against the pod's text budget, cut beyond it. */
+  text(o: Json | readonly unknown[], key: string | number, at: string): string | undefined {
+    const v = this.str(o, key, at);
+    if (v === undefined || v.length <= this.textLeft) {
+      this.textLeft -= v?.length ?? 0;
+      return v;
+    }
+    const kept = v.slice(0, this.textLeft);
+    this.textLeft = 0;
+    this.truncated.push(join(at, key));
+    return kept;
+  }
+  /** A list of strings the text rules read (command, args, exec). */
+  texts(o: Json, key: string, at: string): string[] {
+    const out: string[] = [];
+    const items = this.list(o, key, at);
+    const here = `${at}.${key}`;
+    for (let i = 0; i < items.length; i++) {
+      const t = this.text(items, i, here);
+      if (t !== undefined) out.push(t);
     }
     return out;
   }
@@ -225,7 +257,7 @@ function handler(r: Reader, o: Json, key: string, at: string): Handler | undefin
   return defined({
     httpGetHost: httpGet ? r.str(httpGet, 'host', `${here}.httpGet`) : undefined,
     tcpSocketHost: tcpSocket ? r.str(tcpSocket, 'host', `${here}.tcpSocket`) : undefined,
-    exec: exec ? r.strings(exec, 'command', `${here}.exec`) : undefined,
+    exec: exec ? r.texts(exec, 'command', `${here}.exec`) : undefined,
   });
 }
 
@@ -243,8 +275,8 @@ function container(r: Reader, c: Json, at: string): Container {
   return {
     name: r.str(c, 'name', at) ?? '',
     image: r.str(c, 'image', at) ?? '',
-    command: r.strings(c, 'command', at),
-    args: r.strings(c, 'args', at),
+    command: r.texts(c, 'command', at),
+    args: r.texts(c, 'args', at),
     env: envVars(r, c, at),
     workingDir: r.str(c, 'workingDir', at),
     ports,
@@ -263,10 +295,10 @@ function container(r: Reader, c: Json, at: string): Container {
 
 /** The container's env: literal values only; one from valueFrom is unknowable to a spec check. */
 function envVars(r: Reader, c: Json, at: string): EnvVar[] {
-  const here = `${at}.env`;
-  return r.objects(c, 'env', at).map((e) => {
+  return r.objects(c, 'env', at).map((e, i) => {
+    const here = `${at}.env[${i}]`;
     const v: EnvVar = { name: r.str(e, 'name', here) ?? '' };
-    const value = e.valueFrom === undefined ? r.str(e, 'value', here) : undefined;
+    const value = e.valueFrom === undefined ? r.text(e, 'value', here) : undefined;
     if (value !== undefined) v.value = value;
     return v;
   });

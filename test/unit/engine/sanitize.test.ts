@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { MAX_LIST_ITEMS, MAX_STRING_LENGTH, sanitizePod } from '../../../src/engine/sanitize.ts';
+import {
+  MAX_LIST_ITEMS,
+  MAX_POD_TEXT,
+  MAX_STRING_LENGTH,
+  sanitizePod,
+} from '../../../src/engine/sanitize.ts';
 import { podJson } from '../builders.ts';
 
 describe('sanitize', () => {
@@ -107,5 +112,33 @@ describe('sanitize', () => {
     expect(sanitizePod({ kind: 'Service', spec: {} })).to.equal(undefined);
     expect(sanitizePod('Pod')).to.equal(undefined);
     expect(sanitizePod({ kind: 'toString' })).to.equal(undefined);
+  });
+});
+
+describe('sanitize: the pod text budget', () => {
+  it('cuts command text beyond MAX_POD_TEXT across containers, and reports where', () => {
+    const big = 'x'.repeat(100 * 1024);
+    const s = sanitizePod({
+      kind: 'Pod',
+      spec: {
+        containers: [
+          { name: 'a', image: 'i', command: ['sh', '-c', big] },
+          { name: 'b', image: 'i', args: [big], env: [{ name: 'P', value: 'curl x | sh' }] },
+        ],
+      },
+    });
+    const [a, b] = s?.pod.spec.containers ?? [];
+    const total = [a, b]
+      .flatMap((c) => [...(c?.command ?? []), ...(c?.args ?? [])])
+      .join('').length;
+    expect(total).to.be.at.most(MAX_POD_TEXT);
+    expect(a?.command[2]).to.equal(big);
+    expect(b?.args[0]?.length).to.equal(MAX_POD_TEXT - big.length - 'sh-c'.length);
+    // Text after the budget is spent is cut to nothing, and every cut is reported.
+    expect(b?.env[0]?.value).to.equal('');
+    expect(s?.truncated).to.deep.equal([
+      'spec.containers[1].args[0]',
+      'spec.containers[1].env[0].value',
+    ]);
   });
 });
