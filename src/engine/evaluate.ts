@@ -6,6 +6,7 @@ import { MAX_LIST_ITEMS, MAX_POD_TEXT, MAX_STRING_LENGTH } from './sanitize.ts';
 import type { CompiledPolicy } from './compiled-policy.ts';
 import { policyApplies } from './match.ts';
 import type { PodView } from './pod.ts';
+import type { JudgeContext } from './rules/rule-family.ts';
 import type { Evaluation, Finding, RuleError, Violation } from './violation.ts';
 
 export interface EvaluationContext {
@@ -21,8 +22,7 @@ export interface EvaluationContext {
 }
 
 /** Appends the findings of one policy's rule families to `out`, in the catalog's order. */
-function findings(c: CompiledPolicy, pod: PodView, ctx: EvaluationContext, out: Finding[]): void {
-  const judging = { now: ctx.now, trustCreationTimestamp: ctx.trustCreationTimestamp ?? false };
+function findings(c: CompiledPolicy, pod: PodView, judging: JudgeContext, out: Finding[]): void {
   for (const rule of c.rules) rule.judge(pod, judging, out);
 }
 
@@ -44,6 +44,13 @@ export function evaluate(
   const errors: RuleError[] = [];
   // One scratch list for every policy's findings; a policy whose rules throw contributes none.
   const found: Finding[] = [];
+  // What doesn't depend on the policy (the indicators, the same deniedPatterns) is judged once
+  // per pod, however many policies ask for it.
+  const judging: JudgeContext = {
+    now: ctx.now,
+    trustCreationTimestamp: ctx.trustCreationTimestamp ?? false,
+    memo: policies.length > 1 ? new Map() : undefined,
+  };
   for (const c of policies) {
     if (!policyApplies(c, pod, ctx.namespaceLabels)) continue;
     const name = c.policy.name;
@@ -57,7 +64,7 @@ export function evaluate(
       });
     }
     try {
-      findings(c, pod, ctx, found);
+      findings(c, pod, judging, found);
     } catch (err) {
       // A bug in one rule must not hide the other policies' verdicts; it surfaces as data.
       errors.push({

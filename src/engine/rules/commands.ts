@@ -198,4 +198,5 @@ export const commandRules: RuleFamily<readonly CompiledPattern[]> = {
     return patterns.length > 0 ? patterns : undefined;
   },
   judge: (pod, patterns, _ctx, out) => commandsInto(pod, patterns, out),
+  sharedKey: (patterns) => patterns.map((p) => p.source).join('\u0000'),
 };

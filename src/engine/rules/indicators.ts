@@ -177,4 +177,5 @@ export const indicatorRules: RuleFamily<true> = {
   judge: (pod, _on, _ctx, out) => {
     for (const ref of allContainers(pod.spec)) checkContainer(ref, out);
   },
+  sharedKey: () => '',
 };

@@ -3,6 +3,7 @@ import { evaluate } from '../../../src/engine/evaluate.ts';
 import { planRemediation } from '../../../src/engine/plan.ts';
 import { sanitizePod } from '../../../src/engine/sanitize.ts';
 import { compiled, podJson, view, type Json } from '../builders.ts';
+import { cpuRatio } from '../../support/cpu.ts';
 
 const NOW = new Date('2026-11-25T10:00:00Z');
 const hostPathRule = { hostPaths: { denySensitive: true } };
@@ -209,5 +210,25 @@ describe('plan', () => {
   it('plans nothing without violations', () => {
     const c = compiled({ mode: 'Enforce', rules: hostPathRule, actions });
     expect(planRemediation(c, [], pod).actions).to.deep.equal([]);
+  });
+});
+
+describe('evaluate: work that does not depend on the policy is done once per pod', () => {
+  it('200 policies with the same indicators and patterns cost far less than 200 times one', () => {
+    const spec = {
+      rules: { indicators: { enabled: true }, commands: { deniedPatterns: ['nsenter\\s+-t'] } },
+    };
+    const one = [compiled(spec, 'p0')];
+    const many = Array.from({ length: 200 }, (_, i) => compiled(spec, `p${i}`));
+    const text = 'curl x | sh; '.repeat(8000);
+    const pod = view(podJson({ containers: [{ name: 'c', image: 'i', args: [text] }] }));
+    const ctx = { namespaceLabels: {}, now: new Date(0) };
+    const all = evaluate(pod, many, ctx);
+    expect(new Set(all.violations.map((v) => v.policy)).size).to.equal(200);
+    const r = cpuRatio(
+      () => evaluate(pod, one, ctx),
+      () => evaluate(pod, many, ctx),
+    );
+    expect(r.ratio, `${r.smallMs.toFixed(2)} ms -> ${r.largeMs.toFixed(2)} ms`).to.be.below(20);
   });
 });

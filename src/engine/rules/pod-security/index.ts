@@ -182,6 +182,16 @@ function podSecurityProblems(pss: PodSecurityRule, problems: PolicyProblem[]): v
   });
 }
 
+const listIds = new WeakMap<readonly PreparedCheck[], string>();
+
+/** One key per prepared list: the same checks at another version are another list. */
+function listId(checks: readonly PreparedCheck[]): string {
+  let id = listIds.get(checks);
+  if (id === undefined) listIds.set(checks, (id = String(nextListId++)));
+  return id;
+}
+let nextListId = 0;
+
 /** spec.rules.podSecurity: the upstream checks as pss.<checkID>. */
 export const podSecurityRules: RuleFamily<readonly PreparedCheck[]> = {
   block: 'podSecurity',
@@ -192,4 +202,6 @@ export const podSecurityRules: RuleFamily<readonly PreparedCheck[]> = {
     return preparePodSecurity(pss);
   },
   judge: (pod, checks, _ctx, out) => podSecurityInto(pod, checks, out),
+  // preparePodSecurity hands equal settings (level, version, exemptions) the same list.
+  sharedKey: (checks) => listId(checks),
 };
