@@ -19,14 +19,22 @@ export function policyApplies(
     !selectorMatches(match.namespaceSelector, withNameLabel(namespaceLabels, ns))
   )
     return false;
-  if (!selectorMatches(match.podSelector, pod.metadata.labels)) return false;
+  // Labels cut to the sanitizer's bound: the policy judges the pod (and reports it oversized)
+  // rather than let padding push the label a selector reads out of sight.
+  if (!pod.metadata.labelsCut && !selectorMatches(match.podSelector, pod.metadata.labels))
+    return false;
   // An empty exclude selector exempts nothing: "exclude everything" is never what a user means.
   return !isExempt(c, pod, !selectsAll(exclude.podSelector));
 }
 
 function isExempt(c: CompiledPolicy, pod: PodView, hasPodSelector: boolean): boolean {
   const { exclude } = c.policy.spec;
-  if (hasPodSelector && selectorMatches(exclude.podSelector, pod.metadata.labels)) return true;
+  if (
+    hasPodSelector &&
+    !pod.metadata.labelsCut &&
+    selectorMatches(exclude.podSelector, pod.metadata.labels)
+  )
+    return true;
   if (c.excludeServiceAccounts.length > 0) {
     const sa = `${pod.metadata.namespace}/${pod.spec.serviceAccountName || 'default'}`;
     if (anyGlob(c.excludeServiceAccounts, sa)) return true;

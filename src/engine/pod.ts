@@ -20,6 +20,8 @@ export interface ObjectMeta {
   /** While terminating: how long the containers still get (the deleter chose it). */
   deletionGracePeriodSeconds?: number;
   labels: Record<string, string>;
+  /** More labels than the sanitizer keeps (MAX_LABELS): selectors can't be judged on what is left. */
+  labelsCut?: true;
   annotations: Record<string, string>;
   ownerReferences: OwnerReference[];
 }

@@ -41,6 +41,12 @@ export const MAX_LIST_ITEMS = 1024;
  * its creator writes, and what is beyond it is cut and reported (input.oversized), never passed.
  */
 export const MAX_POD_TEXT = 128 * 1024;
+/**
+ * Labels kept per pod. The API server bounds each label (a 317-character key, a 63-character value)
+ * but not their number; real pods carry a few dozen at most. Beyond this the pod is input.oversized
+ * and its selectors are judged as if they matched (match.ts), so cutting a label never hides a pod.
+ */
+export const MAX_LABELS = 128;
 
 /** `spec.containers[0]`, `spec.hostPID`, `metadata.labels[app.kubernetes.io/name]`. */
 function join(at: string, key: string | number): string {
@@ -143,14 +149,14 @@ class Reader {
     }
     return out;
   }
-  stringMap(o: Json, key: string, at: string): Record<string, string> {
+  stringMap(o: Json, key: string, at: string, max = MAX_LIST_ITEMS): Record<string, string> {
     const out: Record<string, string> = {};
     const m = this.obj(o, key, at);
     if (!m) return out;
     const here = `${at}.${key}`;
     let n = 0;
     for (const k of Object.keys(m)) {
-      if (++n > MAX_LIST_ITEMS) {
+      if (++n > max) {
         this.truncated.push(here);
         break;
       }
@@ -454,6 +460,16 @@ function ownerReferences(r: Reader, meta: Json): OwnerReference[] {
   }));
 }
 
+function labels(
+  r: Reader,
+  m: Json,
+  at: string,
+): { labels: Record<string, string>; labelsCut?: true } {
+  const before = r.truncated.length;
+  const out = r.stringMap(m, 'labels', at, MAX_LABELS);
+  return r.truncated.length > before ? { labels: out, labelsCut: true } : { labels: out };
+}
+
 function metadata(r: Reader, m: Json, defaultNamespace: string, at: string): ObjectMeta {
   return {
     name: r.str(m, 'name', at) ?? r.str(m, 'generateName', at) ?? '',
@@ -464,7 +480,7 @@ function metadata(r: Reader, m: Json, defaultNamespace: string, at: string): Obj
     creationTimestamp: r.str(m, 'creationTimestamp', at),
     deletionTimestamp: r.str(m, 'deletionTimestamp', at),
     deletionGracePeriodSeconds: r.int(m, 'deletionGracePeriodSeconds', at),
-    labels: r.stringMap(m, 'labels', at),
+    ...labels(r, m, at),
     annotations: r.stringMap(m, 'annotations', at),
     ownerReferences: at === 'metadata' ? ownerReferences(r, m) : [],
   };
@@ -527,7 +543,12 @@ export function sanitizePod(raw: unknown, defaultNamespace = 'default'): Sanitiz
   const pod: PodView = {
     source,
     // The template has labels and annotations; name, namespace and owners are the workload's.
-    metadata: { ...meta, labels: tmeta.labels, annotations: tmeta.annotations },
+    metadata: {
+      ...meta,
+      labels: tmeta.labels,
+      ...(tmeta.labelsCut ? { labelsCut: true as const } : {}),
+      annotations: tmeta.annotations,
+    },
     spec: podSpec(r, obj(t.spec) ?? {}),
     specPath: `${prefix}.spec`,
     metadataPath: `${prefix}.metadata`,

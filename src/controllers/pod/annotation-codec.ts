@@ -41,11 +41,32 @@ export function summarizeRecorded(entries: readonly RecordedViolation[]): Record
   return [...seen.values()].sort((a, b) => cmp(a.policy, b.policy) || cmp(a.rule, b.rule));
 }
 
+/**
+ * The longest record the operator writes. Hundreds of (policy, rule) pairs fit; past it the worst
+ * entries are kept, so the record stays small enough for the pod cache to keep it (cached-pod.ts)
+ * and is always the same string for the same findings.
+ */
+export const MAX_RECORD_LENGTH = 16 * 1024;
+
 /** Compact JSON, keys in a fixed order, so equal sets always serialise to equal strings. */
 export function encodeRecorded(entries: readonly RecordedViolation[]): string {
-  return JSON.stringify(
-    entries.map((e) => ({ policy: e.policy, rule: e.rule, severity: e.severity })),
-  );
+  const json = (list: readonly RecordedViolation[]) =>
+    JSON.stringify(list.map((e) => ({ policy: e.policy, rule: e.rule, severity: e.severity })));
+  const all = json(entries);
+  if (all.length <= MAX_RECORD_LENGTH) return all;
+  // SEVERITIES lists the worst first; within a severity, by policy then rule (a stable sort of the
+  // summary), so which entries fit never depends on the order they were found in.
+  const rank = (s: Severity) => SEVERITIES.indexOf(s);
+  const worstFirst = summarizeRecorded(entries).sort((a, b) => rank(a.severity) - rank(b.severity));
+  const kept: RecordedViolation[] = [];
+  let length = 2;
+  for (const e of worstFirst) {
+    const size = json([e]).length - 1;
+    if (length + size > MAX_RECORD_LENGTH) break;
+    kept.push(e);
+    length += size;
+  }
+  return json(summarizeRecorded(kept));
 }
 
 /**

@@ -1,11 +1,13 @@
 import { expect } from 'chai';
+import { policyApplies } from '../../../src/engine/match.ts';
 import {
+  MAX_LABELS,
   MAX_LIST_ITEMS,
   MAX_POD_TEXT,
   MAX_STRING_LENGTH,
   sanitizePod,
 } from '../../../src/engine/sanitize.ts';
-import { podJson } from '../builders.ts';
+import { compiled, podJson, view } from '../builders.ts';
 
 describe('sanitize', () => {
   it('reads a well-formed pod with nothing invalid or truncated', () => {
@@ -140,5 +142,41 @@ describe('sanitize: the pod text budget', () => {
       'spec.containers[1].args[0]',
       'spec.containers[1].env[0].value',
     ]);
+  });
+});
+
+describe('sanitize: labels', () => {
+  const padded = (n: number, extra: Record<string, string> = {}) => {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < n; i++) labels[`pad-${String(i).padStart(4, '0')}`] = 'x';
+    return { ...labels, ...extra };
+  };
+
+  it('keeps up to MAX_LABELS labels, and past them says the pod is oversized', () => {
+    const fits = sanitizePod(podJson({}, { labels: padded(MAX_LABELS) }));
+    expect(fits?.truncated).to.deep.equal([]);
+    expect(fits?.pod.metadata.labelsCut).to.equal(undefined);
+    const cut = sanitizePod(podJson({}, { labels: padded(MAX_LABELS, { app: 'web' }) }));
+    expect(cut?.truncated).to.deep.equal(['metadata.labels']);
+    expect(cut?.pod.metadata.labelsCut).to.equal(true);
+    expect(Object.keys(cut?.pod.metadata.labels ?? {})).to.have.length(MAX_LABELS);
+  });
+
+  it('fails closed: padding can neither hide a pod from a podSelector nor earn an exclusion', () => {
+    // The label the selector reads sits past the bound and is cut.
+    const pod = view(podJson({}, { labels: padded(MAX_LABELS, { app: 'web', trusted: 'yes' }) }));
+    const selecting = compiled({
+      match: { podSelector: { matchLabels: { app: 'web' } } },
+      rules: { ownership: {} },
+    });
+    const excluding = compiled({
+      exclude: { podSelector: { matchLabels: { trusted: 'yes' } } },
+      rules: { ownership: {} },
+    });
+    expect(policyApplies(selecting, pod, {})).to.equal(true);
+    expect(policyApplies(excluding, pod, {})).to.equal(true);
+    // Without padding the same labels select and exempt as written.
+    const plain = view(podJson({}, { labels: { app: 'web', trusted: 'yes' } }));
+    expect(policyApplies(excluding, plain, {})).to.equal(false);
   });
 });

@@ -3,8 +3,8 @@
 import type { AppArmorProfile, PodView, SELinuxOptions } from '../../pod.ts';
 import type { Problem, PssCheck } from './check.ts';
 import { NONE, containerProblem, containers, quote } from './check.ts';
+import { APPARMOR_ANNOTATION_PREFIX } from './annotation-keys.ts';
 
-const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
 const APPARMOR_TYPES = new Set(['RuntimeDefault', 'Localhost']);
 
 function appArmorAnnotationAllowed(v: string): boolean {

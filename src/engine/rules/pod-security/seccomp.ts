@@ -2,10 +2,9 @@
 // securityContext field from 1.19); restricted also requires a profile on every container.
 import type { PodView, SeccompProfile } from '../../pod.ts';
 import type { Problem, PssCheck } from './check.ts';
+import { SECCOMP_CONTAINER_ANNOTATION_PREFIX, SECCOMP_POD_ANNOTATION } from './annotation-keys.ts';
 import { NONE, containerProblem, containers, isWindowsPod, quote } from './check.ts';
 
-const POD_ANNOTATION = 'seccomp.security.alpha.kubernetes.io/pod';
-const CONTAINER_ANNOTATION_PREFIX = 'container.seccomp.security.alpha.kubernetes.io/';
 const SECCOMP_TYPES = new Set(['RuntimeDefault', 'Localhost']);
 
 function annotationAllowed(v: string): boolean {
@@ -27,12 +26,12 @@ function seccompBaselineAnnotations(pod: PodView): Problem[] {
       message: `annotation ${quote(key)} must not set seccomp profile ${quote(value)} (allowed: runtime/default, docker/default, localhost/*)`,
     });
   };
-  check(POD_ANNOTATION);
+  check(SECCOMP_POD_ANNOTATION);
   const seen = new Set<string>();
   for (const c of containers(pod)) {
     if (seen.has(c.name)) continue;
     seen.add(c.name);
-    check(CONTAINER_ANNOTATION_PREFIX + c.name, c.name);
+    check(SECCOMP_CONTAINER_ANNOTATION_PREFIX + c.name, c.name);
   }
   return out;
 }

@@ -8,6 +8,7 @@ import {
   type Severity,
 } from '../../../../src/api/constants.ts';
 import {
+  MAX_RECORD_LENGTH,
   decodeRecorded,
   encodeRecorded,
   recordPatch,
@@ -269,5 +270,22 @@ describe('annotation codec: recordPatch', () => {
         },
       ),
     );
+  });
+});
+
+describe('annotation codec: the record is bounded', () => {
+  it('keeps the worst entries that fit MAX_RECORD_LENGTH, the same string for the same findings', () => {
+    const entries: RecordedViolation[] = [];
+    for (let i = 0; i < 800; i++)
+      entries.push({ policy: `policy-${i}`, rule: 'hostPath.sensitive', severity: 'low' });
+    entries.push({ policy: 'zz-last', rule: 'privileged', severity: 'critical' });
+    const value = encodeRecorded(entries);
+    expect(value.length).to.be.at.most(MAX_RECORD_LENGTH);
+    const kept = decodeRecorded(value);
+    expect(kept.length).to.be.above(100).and.below(entries.length);
+    expect(kept).to.deep.include({ policy: 'zz-last', rule: 'privileged', severity: 'critical' });
+    expect(encodeRecorded([...entries].reverse())).to.equal(value);
+    // Under the bound nothing changes.
+    expect(encodeRecorded(entries.slice(0, 3))).to.equal(JSON.stringify(entries.slice(0, 3)));
   });
 });
