@@ -18,6 +18,8 @@ cleanup() {
   [[ -n "${OP_PID:-}" ]] && kill "$OP_PID" 2>/dev/null && wait "$OP_PID" 2>/dev/null || true
   $K delete --ignore-not-found --wait=false -f examples/attacks.yaml -f examples/benign.yaml >/dev/null 2>&1 || true
   $K delete --ignore-not-found -f examples/policies.yaml >/dev/null 2>&1 || true
+  $K delete --ignore-not-found clusterrolebinding demo-scraper >/dev/null 2>&1 || true
+  $K delete --ignore-not-found serviceaccount demo-scraper -n default >/dev/null 2>&1 || true
   # The demo's CordonNode may have cordoned a worker; the operator never uncordons on its own.
   for n in $($K get nodes -o name); do
     if [[ -n "$($K get "$n" -o jsonpath='{.metadata.annotations.deployguard\.dev/cordoned-by}')" ]]; then
@@ -57,8 +59,17 @@ $K get events -A --field-selector reportingComponent=deployguard.dev/operator \
   --sort-by=.firstTimestamp -o custom-columns='OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message' | cut -c1-180
 step kubectl get cdp
 $K get cdp
-step "curl -s $METRICS/metrics | grep -E '^deployguard_(actions_total|detection_latency_seconds_(sum|count))'"
-curl -s "http://$METRICS/metrics" | grep -E '^deployguard_(actions_total|detection_latency_seconds_(sum|count))' || true
+# /metrics answers only a bearer token allowed get /metrics (as Prometheus' would be): a
+# ServiceAccount bound to config/rbac's deployguard-metrics-reader.
+$K apply -f config/rbac/metrics_reader_role.yaml >/dev/null
+$K create serviceaccount demo-scraper -n default --dry-run=client -o yaml | $K apply -f - >/dev/null
+$K create clusterrolebinding demo-scraper --clusterrole=deployguard-metrics-reader \
+  --serviceaccount=default:demo-scraper --dry-run=client -o yaml | $K apply -f - >/dev/null
+TOKEN=$($K create token demo-scraper -n default --duration=10m)
+step "curl -sk -H \"Authorization: Bearer \$TOKEN\" https://$METRICS/metrics | grep -E '^deployguard_(actions_total|detection_latency_seconds_(sum|count))'"
+curl -sk -H "Authorization: Bearer $TOKEN" "https://$METRICS/metrics" | grep -E '^deployguard_(actions_total|detection_latency_seconds_(sum|count))' || true
+step "curl -sk -o /dev/null -w '%{http_code}' https://$METRICS/metrics   # without a token"
+curl -sk -o /dev/null -w '%{http_code}\n' "https://$METRICS/metrics" || true
 step "operator log (warnings)"
 grep -E ' (WARN|ERROR) ' "$LOG" | cut -c1-200 | head -25 || true
 echo

@@ -7,6 +7,10 @@ import { parseBindAddress } from './base/bind-address.ts';
 export interface Config {
   kubeconfig?: string;
   metricsBindAddress: string;
+  /** /metrics over TLS to a bearer token allowed get /metrics (TokenReview + SubjectAccessReview). */
+  metricsSecure: boolean;
+  /** tls.crt and tls.key for the metrics endpoint; default a self-signed certificate made at start. */
+  metricsCertDir?: string;
   healthProbeBindAddress: string;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
@@ -67,6 +71,28 @@ const FLAGS: readonly FlagSpec[] = [
     'serve /metrics here; "0" disables',
     'metricsBindAddress',
   ),
+  {
+    name: 'metrics-secure',
+    type: 'boolean',
+    default: 'true',
+    help: 'TLS, and only tokens allowed "get /metrics"; false: open HTTP',
+    apply: (raw, into) => {
+      const v = raw.toLowerCase();
+      if (v === 'true' || v === '1') into.metricsSecure = true;
+      else if (v === 'false' || v === '0') into.metricsSecure = false;
+      else return 'must be true or false';
+    },
+  },
+  {
+    name: 'metrics-cert-dir',
+    type: 'string',
+    placeholder: 'DIR',
+    default: '',
+    help: 'tls.crt and tls.key for /metrics (re-read each minute)',
+    apply: (raw, into) => {
+      into.metricsCertDir = raw === '' ? undefined : raw;
+    },
+  },
   bindAddress(
     'health-probe-bind-address',
     ':8081',
@@ -389,6 +415,7 @@ export function parseConfig(
 
   const config: Config = {
     metricsBindAddress: ':8080',
+    metricsSecure: true,
     healthProbeBindAddress: ':8081',
     leaderElect: false,
     leaderElectionId: LEADER_ELECTION_ID,

@@ -41,6 +41,18 @@ const OPERATOR_NEEDS: readonly (Permission & { why: string })[] = [
     why: 'policy status',
   },
   {
+    group: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    verbs: ['create'],
+    why: 'secure metrics: whose bearer token is this',
+  },
+  {
+    group: 'authorization.k8s.io',
+    resource: 'subjectaccessreviews',
+    verbs: ['create'],
+    why: 'secure metrics: may that user get /metrics',
+  },
+  {
     group: 'wgpolicyk8s.io',
     resource: 'policyreports',
     verbs: ['get', 'list', 'create', 'update', 'delete'],

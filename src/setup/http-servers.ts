@@ -2,7 +2,11 @@
 // their watch metrics matter), started first so the probes answer while the caches sync.
 import type { Log } from '../base/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { startHttpServers, type HttpServers } from '../observability/http-server.ts';
+import {
+  startHttpServers,
+  type HttpServers,
+  type MetricsSecurity,
+} from '../observability/http-server.ts';
 import type { Component } from '../runtime/component.ts';
 import type { Manager } from '../runtime/manager.ts';
 
@@ -10,6 +14,8 @@ export interface HttpServersOptions {
   metricsBindAddress: string;
   probeBindAddress: string;
   metrics: Metrics;
+  /** TLS and token checks for /metrics; absent with --metrics-secure=false. */
+  metricsSecurity?: MetricsSecurity;
   manager: Manager;
   log: Log;
 }
@@ -33,6 +39,7 @@ export class HttpServersComponent implements Component {
       healthz: () => manager.healthz(),
       readyz: () => manager.readyz(),
       log: this.opts.log,
+      metricsSecurity: this.opts.metricsSecurity,
     });
   }
 

@@ -34,6 +34,7 @@ import { Periodic } from '../runtime/periodic.ts';
 import { WorkQueue } from '../runtime/workqueue.ts';
 import { buildInformers, createCaches } from './caches.ts';
 import { HttpServersComponent } from './http-servers.ts';
+import { metricsSecurity } from './metrics-security.ts';
 import { policyReportsTask } from './policy-reports-task.ts';
 
 export interface OperatorOptions {
@@ -210,6 +211,7 @@ export function buildOperator(o: OperatorOptions): Operator {
     metricsBindAddress: config.metricsBindAddress,
     probeBindAddress: config.healthProbeBindAddress,
     metrics,
+    metricsSecurity: metricsSecurity(config, o.api, clock),
     manager,
     log,
   });

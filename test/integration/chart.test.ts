@@ -177,6 +177,9 @@ function expectSameObjects(chart: readonly Doc[], kustomized: readonly Doc[], re
   for (const [k, d] of want) expect(got.get(k), k).to.deep.equal(d);
 }
 
+/** A PodMonitor scrapes secure metrics with the token in this Secret. */
+const POD_MONITOR_TOKEN = 'podMonitor.tokenSecret.name=metrics-token';
+
 describe('charts/deployguard: the Helm chart', function () {
   before(async function () {
     // A fresh clone without `make tools-build` builds helm here (minutes on 2 cores).
@@ -221,7 +224,11 @@ describe('charts/deployguard: the Helm chart', function () {
           'operator.logLevel=debug',
           'guardFloors.maxActionsPerMinute=10',
         ],
-        ['podMonitor.enabled=true', 'podDisruptionBudget.enabled=false'],
+        [
+          'podMonitor.enabled=true',
+          'podMonitor.tokenSecret.name=metrics-token',
+          'podDisruptionBudget.enabled=false',
+        ],
       ]) {
         const r = await helm(['lint', '--strict', CHART, ...sets.flatMap((s) => ['--set', s])], {
           allowFail: true,
@@ -262,6 +269,7 @@ describe('charts/deployguard: the Helm chart', function () {
       const chart = await template('acme', 'observability', [
         'prometheusRule.enabled=true',
         'podMonitor.enabled=true',
+        'podMonitor.tokenSecret.name=metrics-token',
       ]);
       const rule = JSON.stringify(find(chart, 'PrometheusRule').spec);
       const service = find(chart, 'Service').metadata.name;
@@ -290,6 +298,47 @@ describe('charts/deployguard: the Helm chart', function () {
       });
     });
 
+    it('secures /metrics by default, and says what a PodMonitor lacks without a token', async () => {
+      // Secure by default: no opt-out flag, HTTPS with Prometheus' own token, TLS not verified
+      // against the self-signed certificate.
+      expect(managerArgs(defaults).filter((a) => a.startsWith('--metrics-'))).to.deep.equal([
+        '--metrics-bind-address=:8080',
+      ]);
+      const sm = find(
+        await template('deployguard', OPERATOR_NS, ['serviceMonitor.enabled=true']),
+        'ServiceMonitor',
+      ).spec as { endpoints: Record<string, unknown>[] };
+      expect(sm.endpoints[0]).to.include({
+        scheme: 'https',
+        bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      });
+      const r = await helm(['template', 'x', CHART, '--set', 'podMonitor.enabled=true'], {
+        allowFail: true,
+      });
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.include('podMonitor.tokenSecret.name');
+      // A mounted certificate replaces the self-signed one and is then verified.
+      const mounted = await template('deployguard', OPERATOR_NS, [
+        'metrics.certSecret=metrics-tls',
+        'serviceMonitor.enabled=true',
+      ]);
+      expect(managerArgs(mounted)).to.include('--metrics-cert-dir=/etc/deployguard/metrics-certs');
+      expect(JSON.stringify(podTemplate(mounted).spec)).to.include('"secretName":"metrics-tls"');
+      const verified = find(mounted, 'ServiceMonitor').spec as {
+        endpoints: { tlsConfig: { insecureSkipVerify: boolean } }[];
+      };
+      expect(verified.endpoints[0]?.tlsConfig.insecureSkipVerify).to.equal(false);
+      // The opt-out is explicit and plain.
+      const open = await template('deployguard', OPERATOR_NS, [
+        'metrics.secure=false',
+        'serviceMonitor.enabled=true',
+      ]);
+      expect(managerArgs(open)).to.include('--metrics-secure=false');
+      expect(find(open, 'ServiceMonitor').spec).to.deep.nested.include({
+        'endpoints[0].scheme': 'http',
+      });
+    });
+
     it('refuses to render both a ServiceMonitor and a PodMonitor', async () => {
       const r = await helm(
         [
@@ -300,6 +349,8 @@ describe('charts/deployguard: the Helm chart', function () {
           'serviceMonitor.enabled=true',
           '--set',
           'podMonitor.enabled=true',
+          '--set',
+          'podMonitor.tokenSecret.name=metrics-token',
         ],
         { allowFail: true },
       );
@@ -559,7 +610,7 @@ describe('charts/deployguard: the Helm chart', function () {
       ]);
       // Helm's dry run resolves every kind and validates against the server's OpenAPI; a
       // server-side apply dry run also runs admission and the CRDs' schemas and CEL rules.
-      for (const sets of [everything, ['podMonitor.enabled=true']]) {
+      for (const sets of [everything, ['podMonitor.enabled=true', POD_MONITOR_TOKEN]]) {
         const docs = await template(release, namespace, sets);
         const namespaced = docs.filter((d) => d.kind !== 'CustomResourceDefinition');
         const r = await kubectl(

@@ -177,6 +177,7 @@ describe('config/: kustomize manifests', function () {
         'CustomResourceDefinition/containerdeploymentpolicies.deployguard.dev',
         'Deployment/deployguard-controller-manager',
         'Namespace/deployguard-system',
+        'NetworkPolicy/deployguard-controller-manager',
         'PodDisruptionBudget/deployguard-controller-manager',
         'Role/deployguard-leader-election',
         'RoleBinding/deployguard-leader-election',
@@ -184,7 +185,14 @@ describe('config/: kustomize manifests', function () {
         'ServiceAccount/deployguard-controller-manager',
       ].sort(),
     );
-    const namespaced = ['Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service'];
+    const namespaced = [
+      'Deployment',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
+      'Service',
+    ];
     for (const d of defaults.filter((x) => [...namespaced, 'ServiceAccount'].includes(x.kind)))
       expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal(OPERATOR_NS);
     const binding = find(defaults, 'ClusterRoleBinding', 'deployguard-manager');

@@ -21,6 +21,7 @@ describe('config', () => {
   it('defaults', () => {
     expect(ok([])).to.deep.equal({
       metricsBindAddress: ':8080',
+      metricsSecure: true,
       healthProbeBindAddress: ':8081',
       leaderElect: false,
       leaderElectionId: 'deployguard-leader',
@@ -45,6 +46,8 @@ describe('config', () => {
         '--kubeconfig=/k',
         '--metrics-bind-address',
         '127.0.0.1:9090',
+        '--metrics-secure=false',
+        '--metrics-cert-dir=/certs',
         '--health-probe-bind-address=[::1]:9091',
         '--leader-elect',
         '--leader-election-namespace=ops',
@@ -65,6 +68,8 @@ describe('config', () => {
     ).to.deep.equal({
       kubeconfig: '/k',
       metricsBindAddress: '127.0.0.1:9090',
+      metricsSecure: false,
+      metricsCertDir: '/certs',
       healthProbeBindAddress: '[::1]:9091',
       leaderElect: true,
       leaderElectionNamespace: 'ops',
@@ -100,6 +105,7 @@ describe('config', () => {
     const c = ok([], {
       DEPLOYGUARD_KUBECONFIG: '/k',
       DEPLOYGUARD_METRICS_BIND_ADDRESS: '0',
+      DEPLOYGUARD_METRICS_SECURE: 'false',
       DEPLOYGUARD_HEALTH_PROBE_BIND_ADDRESS: ':9091',
       DEPLOYGUARD_LEADER_ELECT: 'TRUE',
       DEPLOYGUARD_LEADER_ELECTION_NAMESPACE: 'ops',
@@ -116,6 +122,7 @@ describe('config', () => {
     expect(c).to.deep.include({
       kubeconfig: '/k',
       metricsBindAddress: '0',
+      metricsSecure: false,
       healthProbeBindAddress: ':9091',
       leaderElect: true,
       leaderElectionNamespace: 'ops',
@@ -246,6 +253,8 @@ describe('config', () => {
       ['resync-period', 'DEPLOYGUARD_RESYNC_PERIOD', '10m'],
       ['watch-namespace', 'DEPLOYGUARD_WATCH_NAMESPACE'],
       ['policy-selector', 'DEPLOYGUARD_POLICY_SELECTOR'],
+      ['metrics-secure', 'DEPLOYGUARD_METRICS_SECURE', 'true'],
+      ['metrics-cert-dir', 'DEPLOYGUARD_METRICS_CERT_DIR'],
       ['workers', 'DEPLOYGUARD_WORKERS', '4'],
       ['evaluation-workers', 'DEPLOYGUARD_EVALUATION_WORKERS', '2'],
       ['shutdown-timeout', 'DEPLOYGUARD_SHUTDOWN_TIMEOUT', '25s'],

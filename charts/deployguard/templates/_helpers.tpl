@@ -58,6 +58,12 @@ config/.
 - --leader-elect
 - --metrics-bind-address=:8080
 - --health-probe-bind-address=:8081
+{{- if not .Values.metrics.secure }}
+- --metrics-secure=false
+{{- end }}
+{{- if .Values.metrics.certSecret }}
+- --metrics-cert-dir=/etc/deployguard/metrics-certs
+{{- end }}
 {{- with $o.logLevel }}
 - {{ printf "--log-level=%s" . | quote }}
 {{- end }}

@@ -7,6 +7,7 @@
 // policies and bindings) and never throws, so one test's problem can't skip the rest of the suite.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { installCrd, kubectl, repoRoot, serviceAccountKubeconfig, waitFor } from '../cluster.ts';
@@ -65,6 +66,81 @@ export async function operatorAccount(namespace: string): Promise<string> {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }),
   });
   return serviceAccountKubeconfig(namespace, SERVICE_ACCOUNT);
+}
+
+/** Where a scraper lives: a ServiceAccount bound to config/rbac's deployguard-metrics-reader. */
+export const SCRAPER_NAMESPACE = 'deployguard-test-scraper';
+let scraperToken: Promise<string> | undefined;
+
+/** A bearer token allowed get /metrics, as Prometheus' would be (made once per run). */
+export function metricsReaderToken(): Promise<string> {
+  scraperToken ??= (async () => {
+    const docs = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SCRAPER_NAMESPACE } },
+      {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'prometheus', namespace: SCRAPER_NAMESPACE },
+      },
+      ...rbacDocs('metrics_reader_role.yaml'),
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'deployguard-test-metrics-reader' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'deployguard-metrics-reader',
+        },
+        subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: SCRAPER_NAMESPACE }],
+      },
+    ];
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }),
+    });
+    const { stdout } = await kubectl([
+      'create',
+      'token',
+      'prometheus',
+      '-n',
+      SCRAPER_NAMESPACE,
+      '--duration=2h',
+    ]);
+    return stdout.trim();
+  })();
+  scraperToken.catch(() => (scraperToken = undefined));
+  return scraperToken;
+}
+
+/**
+ * GET over HTTPS as a scraper would: the operator's certificate is self-signed (Prometheus skips
+ * verifying it too), the identity is the bearer token.
+ */
+export function scrape(
+  url: string,
+  token: string | undefined,
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        rejectUnauthorized: false,
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface OperatorOptions {
@@ -139,7 +215,8 @@ export class OperatorProcess {
     await installCrd();
     const op = new OperatorProcess(opts);
     await op.waitForLog((l) => l.msg === 'serving health probes', readyTimeoutMs);
-    const address = (l: LogLine | undefined): string => `http://${String(l?.address)}`;
+    const address = (l: LogLine | undefined): string =>
+      `${String(l?.scheme ?? 'http')}://${String(l?.address)}`;
     op.probeUrl = address(op.logs.find((l) => l.msg === 'serving health probes'));
     op.metricsUrl = address(op.logs.find((l) => l.msg === 'serving metrics'));
     await waitFor(`${op.name} ready`, () => op.ready(), readyTimeoutMs);
@@ -154,8 +231,13 @@ export class OperatorProcess {
     }
   }
 
-  async metrics(): Promise<string> {
-    return (await fetch(`${this.metricsUrl}/metrics`)).text();
+  /** /metrics as Prometheus reads it: over TLS with a metrics-reader token (plain when insecure). */
+  async metrics(timeoutMs = 10_000): Promise<string> {
+    const url = `${this.metricsUrl}/metrics`;
+    if (!url.startsWith('https:')) return (await fetch(url)).text();
+    const r = await scrape(url, await metricsReaderToken(), timeoutMs);
+    if (r.status !== 200) throw new Error(`GET ${url}: ${r.status} ${r.body}`);
+    return r.body;
   }
 
   /** The value of one series in /metrics, e.g. metric('deployguard_actions_total', {action: 'DeletePod'}); 0 when absent. */
@@ -235,10 +317,13 @@ export async function applyPolicy(
   owner: string,
   name: string,
   spec: Record<string, unknown>,
+  /** Who writes it (e.g. a policy author's ServiceAccount); default the admin. */
+  as: { kubeconfig?: string } = {},
 ): Promise<void> {
   policiesToDelete.add(name);
   await installCrd();
   await kubectl(['apply', '-f', '-'], {
+    kubeconfig: as.kubeconfig,
     input: JSON.stringify({
       apiVersion: 'deployguard.dev/v1alpha1',
       kind: 'ContainerDeploymentPolicy',

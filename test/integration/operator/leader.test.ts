@@ -46,10 +46,7 @@ function identity(op: OperatorProcess): string {
 /** Leader metric of a replica; -1 when it does not answer (stopped, exiting). */
 async function leaderMetric(op: OperatorProcess): Promise<number> {
   try {
-    const ctl = new AbortController();
-    const t = setTimeout(() => ctl.abort(), 1000);
-    const text = await (await fetch(`${op.metricsUrl}/metrics`, { signal: ctl.signal })).text();
-    clearTimeout(t);
+    const text = await op.metrics(1000);
     const m = /^deployguard_leader (\S+)$/m.exec(text);
     return m ? Number(m[1]) : 0;
   } catch {

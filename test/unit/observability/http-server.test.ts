@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { createMetrics } from '../../../src/observability/metrics.ts';
 import { startHttpServers } from '../../../src/observability/http-server.ts';
-import type { HttpServers } from '../../../src/observability/http-server.ts';
+import type { HttpServers, MetricsAccess } from '../../../src/observability/http-server.ts';
+import { selfSignedCert } from '../../../src/observability/self-signed-cert.ts';
 
 const quiet = { info: () => {}, warn: () => {} };
 
@@ -173,5 +175,108 @@ describe('observability/http-server', () => {
     servers = undefined;
     expect(Date.now() - t0).to.be.lessThan(1000);
     socket.destroy();
+  });
+});
+
+describe('observability/http-server: secure metrics', () => {
+  let servers: HttpServers | undefined;
+  const made = selfSignedCert({
+    commonName: 'deployguard-metrics',
+    dnsNames: ['localhost'],
+    now: Date.now(),
+  });
+  const seen: (string | undefined)[] = [];
+  const decisions: Record<string, MetricsAccess> = {
+    'Bearer reader': 'allowed',
+    'Bearer tenant': 'forbidden',
+    'Bearer later': 'unavailable',
+  };
+  const start = () =>
+    startHttpServers({
+      metricsBindAddress: '127.0.0.1:0',
+      probeBindAddress: '127.0.0.1:0',
+      registry: createMetrics({ version: '9.9.9', collectDefault: false }).registry,
+      healthz: () => ({ ok: true, detail: '' }),
+      readyz: () => ({ ok: true, detail: '' }),
+      log: quiet,
+      closeGraceMs: 50,
+      metricsSecurity: {
+        tls: () => made,
+        authorize: async (authorization) => {
+          seen.push(authorization);
+          return (authorization && decisions[authorization]) || 'unauthenticated';
+        },
+      },
+    });
+
+  function tlsCall(address: string, authorization?: string): Promise<Reply> {
+    const [host, port] = address.split(':') as [string, string];
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host,
+          port: Number(port),
+          path: '/metrics',
+          ca: made.cert,
+          servername: 'localhost',
+          headers: authorization ? { authorization } : {},
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  afterEach(async () => {
+    await servers?.close();
+    servers = undefined;
+  });
+
+  it('serves /metrics over TLS only to a token allowed it: 401, 403, 503, 200', async () => {
+    servers = await start();
+    const none = await tlsCall(servers.metricsAddress);
+    expect(none.status).to.equal(401);
+    expect(none.headers['www-authenticate']).to.equal('Bearer');
+    expect(none.body).to.not.include('deployguard_');
+    expect((await tlsCall(servers.metricsAddress, 'Bearer tenant')).status).to.equal(403);
+    const later = await tlsCall(servers.metricsAddress, 'Bearer later');
+    expect(later.status).to.equal(503);
+    expect(later.headers['retry-after']).to.equal('5');
+    const ok = await tlsCall(servers.metricsAddress, 'Bearer reader');
+    expect(ok.status).to.equal(200);
+    expect(ok.body).to.include('deployguard_build_info');
+    expect(seen).to.include('Bearer reader');
+  });
+
+  it('speaks no plain HTTP on the metrics port; the probes stay plain HTTP for the kubelet', async () => {
+    servers = await start();
+    const plain = await call(servers.metricsAddress, '/metrics').then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(plain).to.not.equal(200);
+    expect((await call(servers.probeAddress, '/healthz')).status).to.equal(200);
+  });
+
+  it('refuses one address for secure metrics and plain probes', async () => {
+    const err = await startHttpServers({
+      metricsBindAddress: '127.0.0.1:18999',
+      probeBindAddress: '127.0.0.1:18999',
+      registry: createMetrics({ version: '9.9.9', collectDefault: false }).registry,
+      healthz: () => ({ ok: true, detail: '' }),
+      readyz: () => ({ ok: true, detail: '' }),
+      log: quiet,
+      metricsSecurity: { tls: () => made, authorize: async () => 'allowed' },
+    }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).to.match(/own address/);
   });
 });

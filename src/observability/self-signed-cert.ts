@@ -1,0 +1,113 @@
+// A self-signed certificate for the metrics endpoint when the installer mounts none, as
+// controller-runtime's secure metrics do: traffic is encrypted and the bearer token Prometheus sends
+// is never in clear text, while identity comes from the token, not from the certificate (scrapers
+// skip verification, or are given a real certificate with --metrics-cert-dir). Node can sign but
+// not build certificates, so the DER is written here: one ECDSA P-256 key, one certificate, the
+// handful of ASN.1 shapes that takes (ADR 8).
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+
+export interface KeyAndCert {
+  /** PEM */
+  cert: string;
+  /** PEM (PKCS #8) */
+  key: string;
+}
+
+const VALID_MS = 365 * 24 * 3600_000;
+
+export function selfSignedCert(opts: {
+  commonName: string;
+  dnsNames: string[];
+  now: number;
+}): KeyAndCert {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
+  const name = seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(opts.commonName, 'utf8')))));
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] as number) & 0x7f; // positive
+  const san = seq(...opts.dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))));
+  const extensions = tlv(
+    0xa3,
+    seq(
+      // basicConstraints: not a CA (critical)
+      seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), octets(seq())),
+      // keyUsage: digitalSignature (critical)
+      seq(
+        oid('2.5.29.15'),
+        tlv(0x01, Buffer.from([0xff])),
+        octets(tlv(0x03, Buffer.from([0x07, 0x80]))),
+      ),
+      // extKeyUsage: serverAuth
+      seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1')))),
+      seq(oid('2.5.29.17'), octets(san)),
+    ),
+  );
+  const tbs = seq(
+    tlv(0xa0, integer(Buffer.from([2]))), // v3
+    integer(serial),
+    ecdsaWithSha256,
+    name,
+    // A little slack before now, for a scraper whose clock runs behind.
+    seq(time(opts.now - 3600_000), time(opts.now + VALID_MS)),
+    name,
+    publicKey.export({ type: 'spki', format: 'der' }),
+    extensions,
+  );
+  const signature = sign('sha256', tbs, privateKey); // DER-encoded ECDSA signature
+  const der = seq(tbs, ecdsaWithSha256, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
+  return {
+    cert: pem('CERTIFICATE', der),
+    key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+function pem(label: string, der: Buffer): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+function tlv(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  let length: Buffer;
+  if (n < 0x80) length = Buffer.from([n]);
+  else {
+    const bytes: number[] = [];
+    for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+    length = Buffer.from([0x80 | bytes.length, ...bytes]);
+  }
+  return Buffer.concat([Buffer.from([tag]), length, content]);
+}
+
+const seq = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items));
+const set = (...items: Buffer[]): Buffer => tlv(0x31, Buffer.concat(items));
+const octets = (content: Buffer): Buffer => tlv(0x04, content);
+
+function integer(bigEndian: Buffer): Buffer {
+  // Two's complement: a leading 1 bit would read as negative.
+  const needsZero = ((bigEndian[0] ?? 0) & 0x80) !== 0;
+  return tlv(0x02, needsZero ? Buffer.concat([Buffer.from([0]), bigEndian]) : bigEndian);
+}
+
+function oid(dotted: string): Buffer {
+  const [a = 0, b = 0, ...rest] = dotted.split('.').map(Number);
+  const out = [40 * a + b];
+  for (const arc of rest) {
+    const groups: number[] = [];
+    for (let v = arc; ; v = Math.floor(v / 128)) {
+      groups.unshift(v % 128);
+      if (v < 128) break;
+    }
+    out.push(...groups.map((g, i) => (i < groups.length - 1 ? g | 0x80 : g)));
+  }
+  return tlv(0x06, Buffer.from(out));
+}
+
+/** RFC 5280: UTCTime through 2049, GeneralizedTime after. */
+function time(ms: number): Buffer {
+  const iso = new Date(ms).toISOString(); // 2026-12-03T10:00:00.000Z
+  const digits = iso.slice(0, 19).replace(/[-:T]/g, '') + 'Z'; // 20261203100000Z
+  const year = new Date(ms).getUTCFullYear();
+  return year < 2050
+    ? tlv(0x17, Buffer.from(digits.slice(2), 'ascii'))
+    : tlv(0x18, Buffer.from(digits, 'ascii'));
+}
