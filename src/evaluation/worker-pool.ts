@@ -5,12 +5,17 @@
 // needs them. A worker that dies, or takes longer than the deadline (which the engine's text
 // budget makes a bug, not a load), is replaced and its pods' evaluations fail, so their
 // reconciles are retried with backoff.
+//
+// Pods are not equal: one with a megabyte of command text costs a worker seconds against hundreds
+// of policies, an ordinary pod a fraction of a millisecond. With two workers or more, the last one
+// is kept for light pods (HEAVY_TEXT and under), and each pod goes to the worker with the least
+// text queued, so a tenant's heavy pods wait behind each other, never in front of everyone else's.
 import { Worker } from 'node:worker_threads';
 import type { Clock, Timer } from '../base/clock.ts';
 import type { Log } from '../base/log.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import type { EvaluationContext } from '../engine/evaluate.ts';
-import type { PodView } from '../engine/pod.ts';
+import { allContainers, type PodView } from '../engine/pod.ts';
 import type { Evaluation } from '../engine/violation.ts';
 import type { PodEvaluator } from './evaluator.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
@@ -25,7 +30,24 @@ export interface WorkerPoolOptions {
   maxHeapMb?: number;
 }
 
+/** Command text above which a pod is heavy: it never takes the light lane. */
+export const HEAVY_TEXT = 16 * 1024;
+/** What a pod costs a worker beyond its text, in the same unit (characters). */
+const BASE_COST = 1024;
+
+/** A pod's command text (command, args, env values): what its evaluation costs grows with it. */
+export function textWeight(pod: PodView): number {
+  let n = 0;
+  for (const { container: c } of allContainers(pod.spec)) {
+    for (const w of c.command) n += w.length;
+    for (const w of c.args) n += w.length;
+    for (const e of c.env) n += e.value?.length ?? 0;
+  }
+  return n;
+}
+
 interface Pending {
+  cost: number;
   resolve: (e: Evaluation) => void;
   reject: (err: Error) => void;
   timer: Timer;
@@ -34,6 +56,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** The cost of what is pending, summed. */
+  queued: number;
   /** The policies list this worker holds, by identity. */
   policies?: readonly CompiledPolicy[];
 }
@@ -63,7 +87,9 @@ export class WorkerPool implements PodEvaluator {
     ctx: EvaluationContext,
   ): Promise<Evaluation> {
     if (this.closed) return Promise.reject(new Error('the evaluation pool is closed'));
-    const slot = this.leastBusy();
+    const text = textWeight(pod);
+    const cost = BASE_COST + text;
+    const slot = this.leastQueued(text > HEAVY_TEXT);
     if (slot.policies !== policies) {
       this.post(slot, { type: 'policies', policies: policies.map((c) => c.policy) });
       slot.policies = policies;
@@ -74,7 +100,8 @@ export class WorkerPool implements PodEvaluator {
         () => this.stuck(slot, id),
         this.opts.deadlineMs ?? 30_000,
       );
-      slot.pending.set(id, { resolve, reject, timer });
+      slot.pending.set(id, { cost, resolve, reject, timer });
+      slot.queued += cost;
       this.post(slot, { type: 'evaluate', id, pod, ctx });
     });
   }
@@ -92,7 +119,7 @@ export class WorkerPool implements PodEvaluator {
     });
     // A worker must not keep a stopping process alive.
     worker.unref();
-    const slot: Slot = { worker, pending: new Map() };
+    const slot: Slot = { worker, pending: new Map(), queued: 0 };
     worker.on('message', (m: FromWorker) => this.answered(slot, m));
     worker.on('error', (err) => this.died(slot, `evaluation worker failed: ${err.message}`));
     worker.on('exit', (code) => this.died(slot, `evaluation worker exited (${code})`));
@@ -103,6 +130,7 @@ export class WorkerPool implements PodEvaluator {
     const p = slot.pending.get(m.id);
     if (!p) return;
     slot.pending.delete(m.id);
+    slot.queued -= p.cost;
     p.timer.cancel();
     if (m.type === 'result') p.resolve(m.evaluation);
     else p.reject(new Error(`evaluation failed: ${m.message}`));
@@ -112,9 +140,11 @@ export class WorkerPool implements PodEvaluator {
     slot.worker.postMessage(m);
   }
 
-  private leastBusy(): Slot {
-    let best = this.slots[0] as Slot;
-    for (const s of this.slots) if (s.pending.size < best.pending.size) best = s;
+  /** The worker with the least text queued; a heavy pod never gets the last (light) lane. */
+  private leastQueued(heavy: boolean): Slot {
+    const lanes = heavy && this.slots.length > 1 ? this.slots.slice(0, -1) : this.slots;
+    let best = lanes[lanes.length - 1] as Slot;
+    for (const s of lanes) if (s.queued < best.queued) best = s;
     return best;
   }
 
@@ -151,5 +181,6 @@ export class WorkerPool implements PodEvaluator {
       p.reject(new Error(why));
     }
     slot.pending.clear();
+    slot.queued = 0;
   }
 }

@@ -21,6 +21,7 @@ import {
   type Metrics,
 } from '../observability/metrics.ts';
 import { inlineEvaluator } from '../evaluation/evaluator.ts';
+import { VerdictCache } from '../evaluation/verdict-cache.ts';
 import { WorkerPool } from '../evaluation/worker-pool.ts';
 import { Guards } from '../remediation/guards.ts';
 import { EventRecorder } from '../report/events.ts';
@@ -108,14 +109,15 @@ export function buildOperator(o: OperatorOptions): Operator {
   const requeueAllPods = (): void => {
     for (const k of caches.pods.keys()) podQueue.add(k);
   };
-  const evaluator =
+  const evaluator = new VerdictCache(
     config.evaluationWorkers > 0
       ? new WorkerPool({
           size: config.evaluationWorkers,
           clock,
           log: log.child({ component: 'evaluation' }),
         })
-      : inlineEvaluator;
+      : inlineEvaluator,
+  );
   const podReconciler = new PodReconciler({
     evaluator,
     api,

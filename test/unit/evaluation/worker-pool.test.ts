@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { systemClock } from '../../../src/base/clock.ts';
 import { silentLog } from '../../../src/base/log.ts';
 import { evaluate } from '../../../src/engine/evaluate.ts';
-import { WorkerPool } from '../../../src/evaluation/worker-pool.ts';
+import { HEAVY_TEXT, WorkerPool, textWeight } from '../../../src/evaluation/worker-pool.ts';
 import { compiled, podJson, view } from '../builders.ts';
 
 const ESCAPE = { rules: { hostPaths: { denySensitive: true }, indicators: { enabled: true } } };
@@ -69,5 +69,29 @@ describe('evaluation: WorkerPool', function () {
     let failed: unknown;
     await pool.evaluate(big, policies, ctx).catch((e: unknown) => (failed = e));
     expect(String(failed)).to.contain('timed out');
+  });
+
+  it("keeps a lane for light pods: a tenant's heavy pods never queue in front of them", async () => {
+    pool = new WorkerPool({ size: 2, clock: systemClock, log: silentLog });
+    const text = 'nsenter -t 1 -m sh; '.repeat(6_000); // 117 KiB, heavy
+    const big = view(podJson({ containers: [{ name: 'c', image: 'i', args: [text] }] }));
+    expect(textWeight(big)).to.be.above(HEAVY_TEXT);
+    expect(textWeight(hostile)).to.be.below(HEAVY_TEXT);
+    const policies = Array.from({ length: 100 }, (_, i) =>
+      compiled(
+        { rules: { commands: { deniedPatterns: [`(?i)nsenter\\s+-t\\s*${i}x`] } } },
+        `p${i}`,
+      ),
+    );
+    await pool.evaluate(hostile, policies, ctx); // both workers hold the policies
+    await pool.evaluate(big, policies, ctx);
+    // Eight heavy pods queued, then a light one: it is judged before the heavy ones are done.
+    const order: string[] = [];
+    const heavy = Array.from({ length: 8 }, () =>
+      pool!.evaluate(big, policies, ctx).then(() => order.push('heavy')),
+    );
+    const light = pool.evaluate(hostile, policies, ctx).then(() => order.push('light'));
+    await Promise.all([...heavy, light]);
+    expect(order.indexOf('light')).to.be.below(4);
   });
 });
