@@ -13,6 +13,8 @@ export interface PodEvaluator {
     policies: readonly CompiledPolicy[],
     ctx: EvaluationContext,
   ): Promise<Evaluation>;
+  /** The pod is gone: anything kept for it may go (verdict-cache.ts). */
+  forget?(uid: string | undefined): void;
   /** Stops any threads. */
   close(): Promise<void>;
 }

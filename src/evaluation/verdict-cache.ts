@@ -17,18 +17,33 @@ interface Entry {
   policies: readonly CompiledPolicy[];
   digest: string;
   verdict: Promise<Evaluation>;
+  /** Violations and errors the verdict holds, once known: what keeping it costs. */
+  size: number;
 }
 
 /** Verdicts kept: one per pod UID, the oldest forgotten first. */
 const MAX_PODS = 50_000;
+/**
+ * Findings kept over all verdicts (about 400 bytes each): a pod judged by hundreds of policies
+ * holds hundreds, so the number of pods alone would not bound the memory.
+ */
+const MAX_FINDINGS = 100_000;
 
 export class VerdictCache implements PodEvaluator {
   readonly #inner: PodEvaluator;
   readonly #entries: BoundedMap<string, Entry>;
+  readonly #maxFindings: number;
+  #findings = 0;
 
-  constructor(inner: PodEvaluator, maxPods = MAX_PODS) {
+  constructor(inner: PodEvaluator, maxPods = MAX_PODS, maxFindings = MAX_FINDINGS) {
     this.#inner = inner;
     this.#entries = new BoundedMap(maxPods);
+    this.#maxFindings = maxFindings;
+  }
+
+  /** The pod is gone: its verdict is of no more use. */
+  forget(uid: string | undefined): void {
+    if (uid) this.#drop(uid);
   }
 
   evaluate(
@@ -42,13 +57,37 @@ export class VerdictCache implements PodEvaluator {
     const known = this.#entries.get(uid);
     if (known && known.policies === policies && known.digest === digest) return known.verdict;
     const verdict = this.#inner.evaluate(pod, policies, ctx);
-    const entry = { policies, digest, verdict };
+    const entry: Entry = { policies, digest, verdict, size: 0 };
+    this.#drop(uid);
+    if (this.#entries.size >= this.#entries.max) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#drop(oldest.value);
+    }
     this.#entries.set(uid, entry);
-    // A failed evaluation (a worker replaced) is never remembered: the retry judges again.
-    verdict.catch(() => {
-      if (this.#entries.get(uid) === entry) this.#entries.delete(uid);
-    });
+    verdict.then(
+      (e) => {
+        if (this.#entries.get(uid) !== entry) return;
+        entry.size = e.violations.length + e.errors.length;
+        this.#findings += entry.size;
+        // Over budget: the oldest verdicts go first (they are judged again if asked).
+        for (const old of this.#entries.keys()) {
+          if (this.#findings <= this.#maxFindings) break;
+          this.#drop(old);
+        }
+      },
+      // A failed evaluation (a worker replaced) is never remembered: the retry judges again.
+      () => {
+        if (this.#entries.get(uid) === entry) this.#drop(uid);
+      },
+    );
     return verdict;
+  }
+
+  #drop(uid: string): void {
+    const e = this.#entries.get(uid);
+    if (!e) return;
+    this.#findings -= e.size;
+    this.#entries.delete(uid);
   }
 
   close(): Promise<void> {

@@ -184,6 +184,7 @@ export class PodReconciler {
     )
       this.observeLatency(since);
     this.memory.forget(pod.metadata.uid);
+    this.deps.evaluator?.forget?.(pod.metadata.uid);
   }
 
   private async reconcileLive(

@@ -99,4 +99,19 @@ describe('evaluation: VerdictCache', () => {
       await cache.evaluate(privileged({ uid }), policies, ctx);
     expect(inner.calls).to.equal(4); // 'a' was forgotten to make room for 'c'
   });
+
+  it('forgets a pod that is gone, and keeps a bounded number of findings', async () => {
+    const inner = counting();
+    const cache = new VerdictCache(inner, 100, 2); // a privileged pod here has 1 finding
+    await cache.evaluate(privileged({ uid: 'a' }), policies, ctx);
+    cache.forget('a');
+    await cache.evaluate(privileged({ uid: 'a' }), policies, ctx);
+    expect(inner.calls).to.equal(2);
+    for (const uid of ['b', 'c']) await cache.evaluate(privileged({ uid }), policies, ctx);
+    await Promise.resolve();
+    // a, b, c hold 3 findings against a budget of 2: a, the oldest, was let go.
+    await cache.evaluate(privileged({ uid: 'c' }), policies, ctx);
+    await cache.evaluate(privileged({ uid: 'a' }), policies, ctx);
+    expect(inner.calls).to.equal(5);
+  });
 });
