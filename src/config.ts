@@ -187,8 +187,8 @@ const FLAGS: readonly FlagSpec[] = [
     name: 'workers',
     type: 'string',
     placeholder: 'N',
-    default: '4',
-    help: 'pods reconciled concurrently, 1 to 64',
+    default: '32',
+    help: 'pods reconciled at once (mostly waiting on writes), 1 to 64',
     apply: (raw, into) => {
       const n = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
       if (!(n >= 1 && n <= 64)) return 'must be an integer from 1 to 64';
@@ -423,7 +423,7 @@ export function parseConfig(
     logFormat: 'json',
     dryRun: false,
     resyncPeriodMs: 10 * 60_000,
-    workers: 4,
+    workers: 32,
     evaluationWorkers: 2,
     shutdownTimeoutMs: 25_000,
     identity: `${defaults.hostname}_${defaults.randomId}`,
