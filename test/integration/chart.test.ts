@@ -647,6 +647,7 @@ describe('charts/deployguard: the Helm chart', function () {
           `ClusterRole/${release}-policy-viewer`,
           `ClusterRoleBinding/${release}-manager`,
           `Deployment/${sa}`,
+          `NetworkPolicy/${sa}`,
           `PodDisruptionBudget/${sa}`,
           `Role/${release}-leader-election`,
           `RoleBinding/${release}-leader-election`,
