@@ -73,6 +73,10 @@ run: build ## Run the operator against the local control plane (make cluster-up 
 bench: deps ## Engine micro-benchmark (pod evaluations per second on one core)
 	$(RUN) bench
 
+.PHONY: bench-hostile
+bench-hostile: deps cluster-up ## The operator under a hostile tenant for 70 s: /healthz, a canary pod, RSS (docs/benchmarks.md)
+	$(RUN) bench:hostile
+
 ##@ Local control plane (real etcd, kube-apiserver, controller-manager, scheduler, kwok)
 
 include test/cluster/cluster.mk

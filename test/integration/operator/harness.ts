@@ -150,6 +150,8 @@ export interface OperatorOptions {
   args?: string[];
   /** A name for this replica in test output. */
   name?: string;
+  /** Options for node itself, before the script (e.g. --cpu-prof for a benchmark). */
+  nodeArgs?: string[];
 }
 
 const running = new Set<OperatorProcess>();
@@ -168,6 +170,7 @@ export class OperatorProcess {
   private constructor(opts: OperatorOptions) {
     this.name = opts.name ?? 'operator';
     const args = [
+      ...(opts.nodeArgs ?? []),
       join(repoRoot, 'src', 'cli.ts'),
       'run',
       `--kubeconfig=${opts.kubeconfig}`,
