@@ -40,6 +40,8 @@ const REFUSED: [string, string, string][] = [
   ['src/controllers/pod/example.ts', '../../setup/operator.ts', 'controllers: no setup'],
   ['src/controllers/pod/example.ts', '../../main.ts', 'controllers: no entry points'],
   ['src/offline/example.ts', '../kube/client.ts', 'offline: engine, api, base only'],
+  ['src/evaluation/example.ts', '../kube/api.ts', 'evaluation: engine, api, base only'],
+  ['src/evaluation/example.ts', '../controllers/pod/reconciler.ts', 'evaluation below controllers'],
 ];
 
 /** Imports each layer may make. */
@@ -57,6 +59,7 @@ const ALLOWED: [string, string][] = [
   ['src/controllers/pod/example.ts', '../../runtime/reconcile.ts'],
   ['src/setup/example.ts', '../controllers/pod/reconciler.ts'],
   ['src/offline/example.ts', '../engine/evaluate.ts'],
+  ['src/evaluation/example.ts', '../engine/evaluate.ts'],
 ];
 
 describe('lint: the layers of src/', function () {
