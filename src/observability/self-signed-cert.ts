@@ -19,12 +19,16 @@ export function selfSignedCert(opts: {
   commonName: string;
   dnsNames: string[];
   now: number;
+  /** Source of the serial number's bytes (tests); default crypto.randomBytes. */
+  random?: (n: number) => Buffer;
 }): KeyAndCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const name = seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(opts.commonName, 'utf8')))));
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f; // positive
+  const serial = (opts.random ?? randomBytes)(16);
+  // Positive (top bit clear) and minimal (DER forbids a leading zero byte before a byte under
+  // 0x80: OpenSSL refuses such a certificate as "illegal padding", once in about 200 starts).
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
   const san = seq(...opts.dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))));
   const extensions = tlv(
     0xa3,

@@ -255,7 +255,13 @@ export class OperatorProcess {
       async () => {
         found = this.logs.find(pred);
         if (!found && this.child.exitCode !== null)
-          throw new Error(`${this.name} exited (${this.child.exitCode}): ${this.stderrTail}`);
+          throw new Error(
+            `${this.name} exited (${this.child.exitCode}): ${this.stderrTail}` +
+              this.errors()
+                .slice(-5)
+                .map((l) => JSON.stringify(l))
+                .join('\n'),
+          );
         return found !== undefined;
       },
       timeoutMs,

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { selfSignedCert } from '../../../src/observability/self-signed-cert.ts';
 
 describe('observability/self-signed-cert', () => {
@@ -35,5 +36,17 @@ describe('observability/self-signed-cert', () => {
       selfSignedCert({ commonName: 'x', dnsNames: ['localhost'], now: late }).cert,
     );
     expect(Date.parse(x.validTo)).to.equal(late + 365 * 24 * 3600_000);
+  });
+
+  it('writes a serial OpenSSL accepts whatever the random bytes (minimal, positive DER)', () => {
+    for (const byte of [0x00, 0x01, 0x7f, 0x80, 0xff]) {
+      const made = selfSignedCert({
+        commonName: 'x',
+        dnsNames: ['localhost'],
+        now,
+        random: (n) => Buffer.alloc(n, byte),
+      });
+      expect(() => createSecureContext(made), `serial bytes 0x${byte.toString(16)}`).to.not.throw();
+    }
   });
 });
