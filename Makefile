@@ -87,7 +87,7 @@ sbom: ## CycloneDX SBOM of the image (npm sbom + Node + Debian packages) in dist
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" node scripts/image/sbom.ts dist-image/context dist-image/deployguard-$(VERSION).cdx.json
 
 .PHONY: test-image
-test-image: deps tools-build ## Run the built image (make image first, or the test builds it) as a kubelet would, on the local control plane
+test-image: deps ## Run the built image (make image first, or the test builds it) as a kubelet would, on the local control plane
 	DEPLOYGUARD_KEEP_CLUSTER=$${DEPLOYGUARD_KEEP_CLUSTER:-1} node_modules/.bin/mocha --no-config --extension ts --node-option no-warnings=ExperimentalWarning --timeout 600000 --require test/integration/hooks.ts test/integration/image.test.ts
 
 .PHONY: release
