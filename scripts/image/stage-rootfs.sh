@@ -148,7 +148,7 @@ find "$APP/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '
 cp -r dist "$APP/dist"
 find "$APP/dist" -type f ! -name '*.js' -delete
 cp -r crds "$APP/crds"
-cp LICENSE "$APP/LICENSE" 2>/dev/null || true
+cp LICENSE "$APP/LICENSE"
 # Root owns everything and nobody may write it; only /tmp is writable (and read-only in a pod).
 find "$OUT" -type d -exec chmod u=rwx,go=rx {} + 2>/dev/null || true
 chmod 1777 "$BASE/tmp"
