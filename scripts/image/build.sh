@@ -39,8 +39,10 @@ build=("$TOOL" build --file Containerfile --tag "$IMAGE"
   --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" --build-arg "SOURCE=$SOURCE")
 if [[ "$TOOL" == podman ]]; then
   # Nothing to pull (FROM scratch); the commit's time as the image's and every file's timestamp,
-  # so the same commit builds the same image ID.
-  build+=(--pull=never --timestamp "$(git log -1 --format=%ct 2>/dev/null || echo 0)")
+  # so the same commit builds the same image ID. No layer cache: podman 4.3 reuses a cached LABEL
+  # step whose build-arg values changed, which left a new build with the previous revision label
+  # (the two COPY steps take about 5 s without it).
+  build+=(--pull=never --layers=false --timestamp "$(git log -1 --format=%ct 2>/dev/null || echo 0)")
 fi
 log "${build[*]} dist-image/context"
 "${build[@]}" "$CONTEXT" >&2
