@@ -7,6 +7,8 @@ SHELL := /usr/bin/env bash
 NPM ?= npm
 RUN := $(NPM) run --silent
 DEPLOYGUARD := node_modules/.bin/node dist/cli.js
+VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+IMAGE ?= deployguard:$(VERSION)
 
 ##@ General
 
@@ -76,6 +78,25 @@ bench: deps ## Engine micro-benchmark (pod evaluations per second on one core)
 .PHONY: bench-hostile
 bench-hostile: deps cluster-up ## The operator under a hostile tenant for 70 s: /healthz, a canary pod, RSS (docs/benchmarks.md)
 	$(RUN) bench:hostile
+
+##@ Image and release
+
+.PHONY: image
+image: build ## Build the image deployguard:VERSION FROM scratch (podman; CONTAINER_TOOL=docker works too), print its size
+	IMAGE=$(IMAGE) scripts/image/build.sh
+
+.PHONY: sbom
+sbom: ## CycloneDX SBOM of the image (npm sbom + Node + Debian packages) in dist-image/ (after make image)
+	@test -f dist-image/context/app/app/package.json || { echo "no staged image: run make image first" >&2; exit 1; }
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" node scripts/image/sbom.ts dist-image/context dist-image/deployguard-$(VERSION).cdx.json
+
+.PHONY: test-image
+test-image: deps ## Run the built image (make image first, or the test builds it) as a kubelet would, on the local control plane
+	DEPLOYGUARD_KEEP_CLUSTER=$${DEPLOYGUARD_KEEP_CLUSTER:-1} node_modules/.bin/mocha --no-config --extension ts --node-option no-warnings=ExperimentalWarning --timeout 600000 --require test/integration/hooks.ts test/integration/image.test.ts
+
+.PHONY: release
+release: image sbom tools-build ## dist-release/: image tarball, SBOM, CRD, install.yaml, chart package, sha256sums, all checked
+	IMAGE=$(IMAGE) scripts/release.sh
 
 ##@ Local control plane (real etcd, kube-apiserver, controller-manager, scheduler, kwok)
 

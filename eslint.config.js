@@ -88,7 +88,17 @@ const enginePurity = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.cluster/', 'coverage/', 'build/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.cluster/',
+      'coverage/',
+      'build/',
+      'dist-image/',
+      'dist-release/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

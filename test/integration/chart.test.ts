@@ -137,17 +137,6 @@ const NORMALIZATIONS: readonly { what: string; why: string; undo: (d: Doc, r: st
       },
     },
     {
-      what: 'the image tag',
-      why:
-        "a chart release runs the image of its appVersion (deployguard:0.1.0); config/'s " +
-        '`deployguard:latest` is a placeholder for `kustomize edit set image`.',
-      undo: (d) => {
-        if (d.kind !== 'Deployment') return;
-        for (const c of (d.spec as { template: PodTemplate }).template.spec.containers)
-          if (c.image === `deployguard:${chartYaml.appVersion}`) c.image = 'deployguard:latest';
-      },
-    },
-    {
       what: 'helm.sh/resource-policy: keep on the Namespace (namespace.create only)',
       why: 'Helm keeps its release record in the release namespace, so uninstalling must not delete it; kubectl delete -k has no record to keep.',
       undo: (d) => {

@@ -4,7 +4,7 @@
 // itself is never started here (no container runtime): kwok fakes the Deployment's pods.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -18,6 +18,9 @@ import {
 import { actionPermissions } from '../../src/remediation/action-catalog.ts';
 import { sanitizePod } from '../../src/engine/sanitize.ts';
 import { kubectl, repoRoot, waitFor } from './cluster.ts';
+
+/** The image config/ runs is the one `make image` builds: deployguard:<package.json version>. */
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
 type Doc = {
   apiVersion: string;
@@ -233,7 +236,7 @@ describe('config/: kustomize manifests', function () {
     expect(pod.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
     const [c] = pod.containers;
     if (!c) throw new Error('the Deployment has no container');
-    expect(c.image).to.equal('deployguard:latest');
+    expect(c.image).to.equal(`deployguard:${pkg.version}`);
     expect(c.args).to.deep.equal([
       'run',
       '--leader-elect',
