@@ -9,7 +9,7 @@
 // host CLI prints. The image holds no shell and no package manager, runs Node as pinned, as 65532,
 // and carries its OCI labels.
 //
-// The image is built (make image) when it is absent; `make image` rebuilds it after a change.
+// The image is built (make image) unless the one in podman's store was built from this very commit.
 // Podman on these machines needs --runtime runc (crun refuses the hybrid cgroup layout) and
 // explicit ulimits; --network host reaches the API server on 127.0.0.1.
 import { expect } from 'chai';
@@ -143,8 +143,21 @@ describe('image: the container make image builds', function () {
   before(async function () {
     // A cold build (Debian packages fetched, npm ci) takes about a minute; leave room for load.
     this.timeout(20 * 60_000);
-    const exists = await podman(['image', 'exists', IMAGE], { allowFail: true });
-    if (exists.code !== 0)
+    // Only an image of exactly this commit, from a clean tree, is the image under test: one left
+    // by another checkout or an earlier commit (podman's store is per machine) is rebuilt.
+    const head = (await run('git', ['rev-parse', 'HEAD'], { allowFail: true })).stdout.trim();
+    const dirty = (await run('git', ['status', '--porcelain'], { allowFail: true })).stdout.trim();
+    const label = await podman(
+      [
+        'image',
+        'inspect',
+        '--format',
+        '{{index .Config.Labels "org.opencontainers.image.revision"}}',
+        IMAGE,
+      ],
+      { allowFail: true },
+    );
+    if (label.code !== 0 || dirty !== '' || head === '' || label.stdout.trim() !== head)
       await run('make', ['image'], { inheritOutput: true, timeoutMs: 19 * 60_000 });
     // The image's whole filesystem, as a tar, for the checks of what it holds.
     const name = `dg-image-export-${randomBytes(4).toString('hex')}`;
