@@ -142,9 +142,12 @@ export class WorkerPool implements PodEvaluator {
 
   /** The worker with the least text queued; a heavy pod never gets the last (light) lane. */
   private leastQueued(heavy: boolean): Slot {
-    const lanes = heavy && this.slots.length > 1 ? this.slots.slice(0, -1) : this.slots;
-    let best = lanes[lanes.length - 1] as Slot;
-    for (const s of lanes) if (s.queued < best.queued) best = s;
+    const n = heavy && this.slots.length > 1 ? this.slots.length - 1 : this.slots.length;
+    let best = this.slots[n - 1] as Slot;
+    for (let i = 0; i < n; i++) {
+      const s = this.slots[i] as Slot;
+      if (s.queued < best.queued) best = s;
+    }
     return best;
   }
 

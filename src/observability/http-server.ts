@@ -78,16 +78,11 @@ export async function startHttpServers(opts: {
   // The same address for both (e.g. ":8080" twice) means one server with every route, rather than
   // a second listen failing with EADDRINUSE. Port 0 twice means two different free ports. Secure
   // metrics never share: the kubelet probes over plain HTTP.
-  const shared =
-    !security &&
-    opts.metricsBindAddress === opts.probeBindAddress &&
-    !/:0$/.test(opts.metricsBindAddress);
-  if (
-    security &&
-    opts.metricsBindAddress === opts.probeBindAddress &&
-    !/:0$/.test(opts.metricsBindAddress)
-  )
+  const sameAddress =
+    opts.metricsBindAddress === opts.probeBindAddress && !/:0$/.test(opts.metricsBindAddress);
+  if (security && sameAddress)
     throw new Error('secure metrics need their own address: the probes are plain HTTP');
+  const shared = sameAddress && !security;
   const started: Server[] = [];
   const stops: (() => void)[] = [];
   try {

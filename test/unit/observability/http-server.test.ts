@@ -18,18 +18,30 @@ interface Reply {
 function call(
   address: string,
   path: string,
-  opts: { method?: string; body?: string; agent?: Agent } = {},
+  opts: {
+    method?: string;
+    body?: string;
+    agent?: Agent;
+    authorization?: string;
+    /** Over TLS, trusting this certificate for localhost. */
+    ca?: string;
+  } = {},
 ): Promise<Reply> {
   const [host, port] = address.split(':') as [string, string];
+  const headers: Record<string, string | number> = {};
+  if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body);
+  if (opts.authorization !== undefined) headers.authorization = opts.authorization;
+  const tls = opts.ca === undefined ? {} : { ca: opts.ca, servername: 'localhost' };
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = (opts.ca === undefined ? request : httpsRequest)(
       {
         host,
         port: Number(port),
         path,
         method: opts.method ?? 'GET',
         agent: opts.agent,
-        headers: opts.body === undefined ? {} : { 'content-length': Buffer.byteLength(opts.body) },
+        headers,
+        ...tls,
       },
       (res) => {
         let body = '';
@@ -209,29 +221,8 @@ describe('observability/http-server: secure metrics', () => {
       },
     });
 
-  function tlsCall(address: string, authorization?: string): Promise<Reply> {
-    const [host, port] = address.split(':') as [string, string];
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host,
-          port: Number(port),
-          path: '/metrics',
-          ca: made.cert,
-          servername: 'localhost',
-          headers: authorization ? { authorization } : {},
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const tlsCall = (address: string, authorization?: string): Promise<Reply> =>
+    call(address, '/metrics', { ca: made.cert, authorization });
 
   afterEach(async () => {
     await servers?.close();
