@@ -8,6 +8,8 @@
 #   deployguard-V.crd.yaml            the ContainerDeploymentPolicy CRD
 #   deployguard-V.install.yaml        `kubectl kustomize config/default`: everything, one file
 #   deployguard-V.tgz                 the Helm chart, `helm package`
+#   deployguard-V.npm.tgz             the npm package (`npx --package=./deployguard-V.npm.tgz
+#                                     deployguard evaluate ...`), `npm pack`
 #   sha256sums.txt                    `sha256sum -c sha256sums.txt` in dist-release/
 #
 # kubectl and helm are the pinned builds (make cluster-build, make tools-build).
@@ -71,10 +73,11 @@ cp crds/deployguard.dev_containerdeploymentpolicies.yaml "$OUT/$NAME.crd.yaml"
 "$KUBECTL" kustomize config/default >"$OUT/$NAME.install.yaml"
 "$HELM" package charts/deployguard --destination "$work/chart" >/dev/null
 mv "$work/chart/deployguard-"*.tgz "$OUT/$NAME.tgz"
+mv "$(scripts/npm-package.sh pack "$work/npm")" "$OUT/$NAME.npm.tgz"
 
 # --- Checks ------------------------------------------------------------------------------------
 log "checking"
-tar -xOf "$OUT/$NAME.image.tar" manifest.json | grep -q "\"RepoTags\":\[\"deployguard:$VERSION\"\]" ||
+tar -xOf "$OUT/$NAME.image.tar" manifest.json | grep "\"RepoTags\":\[\"deployguard:$VERSION\"\]" >/dev/null ||
   die "the image archive is not named deployguard:$VERSION"
 # The archive loads (into a throwaway store, so the local images stay as they are) and is the
 # image that was built, with its version label.
@@ -88,17 +91,57 @@ if [[ "$TOOL" == podman ]]; then
   [[ "$label" == "$VERSION" ]] || die "the archived image's version label is '$label', not $VERSION"
   "${store[@]}" rmi -a -f >/dev/null 2>&1 || true
 fi
+# What a containerd node does with it (`ctr -n k8s.io images import`, which kind's `load
+# image-archive` also runs inside its nodes): a throwaway containerd, with no CRI plugin, imports
+# the archive under the fully qualified form of deployguard:V (the one a kubelet resolves the
+# manifests' deployguard:V to, not podman's localhost/...), and its config is the built image's.
+# containerd comes from apt-get when it is missing (CTR_CHECK=0 skips this on a machine without).
+if [[ "${CTR_CHECK:-1}" != 0 ]]; then
+  if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+    command -v apt-get >/dev/null || die "containerd is not installed (CTR_CHECK=0 skips the import check)"
+    SUDO=()
+    [[ "$(id -u)" == 0 ]] || SUDO=(sudo)
+    log "installing containerd (apt-get)"
+    "${SUDO[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq containerd >&2
+  fi
+  ctd="$work/containerd"
+  mkdir -p "$ctd"
+  printf 'version = 2\nroot = "%s/root"\nstate = "%s/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s/sock"\n' \
+    "$ctd" "$ctd" "$ctd" >"$ctd/config.toml"
+  containerd --config "$ctd/config.toml" >"$ctd/log" 2>&1 &
+  ctd_pid=$!
+  trap 'kill "$ctd_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+  ctr=(ctr --address "$ctd/sock" -n k8s.io)
+  for _ in $(seq 50); do "${ctr[@]}" version >/dev/null 2>&1 && break; sleep 0.2; done
+  "${ctr[@]}" images import "$OUT/$NAME.image.tar" >/dev/null || die "ctr images import failed: $(tail -n 5 "$ctd/log")"
+  refs="$("${ctr[@]}" images ls -q)"
+  ref="$(grep -x "[a-z0-9.-]*/library/deployguard:$VERSION" <<<"$refs" || true)"
+  [[ -n "$ref" && "$(wc -l <<<"$refs")" == 1 ]] ||
+    die "ctr import named the image '$refs', not the fully qualified deployguard:$VERSION"
+  manifest="$("${ctr[@]}" images ls | awk -v ref="$ref" '$1 == ref { print $3 }')"
+  config="$("${ctr[@]}" content get "$manifest" | node_modules/.bin/node -p 'JSON.parse(require("node:fs").readFileSync(0, "utf8")).config.digest')"
+  want_id="$("$TOOL" image inspect --format '{{.Id}}' "$IMAGE")"
+  [[ "$config" == "sha256:${want_id#sha256:}" ]] || die "containerd imported image $config, not $want_id"
+  kill "$ctd_pid"
+  wait "$ctd_pid" 2>/dev/null || true
+  trap 'rm -rf "$work"' EXIT
+  log "ctr images import: $ref, the built image"
+fi
 chart_version="$(tar -xOzf "$OUT/$NAME.tgz" deployguard/Chart.yaml | awk '$1 == "version:" { print $2 }')"
 app_version="$(tar -xOzf "$OUT/$NAME.tgz" deployguard/Chart.yaml | awk '$1 == "appVersion:" { print $2 }' | tr -d "'\"")"
 [[ "$chart_version" == "$VERSION" && "$app_version" == "$VERSION" ]] ||
   die "the chart is version $chart_version (appVersion $app_version), not $VERSION"
 "$HELM" lint --strict "$OUT/$NAME.tgz" >/dev/null || die "helm lint --strict $NAME.tgz failed"
 "$HELM" template deployguard "$OUT/$NAME.tgz" --namespace deployguard-system |
-  grep -q "image: \"deployguard:$VERSION\"" || die "the chart does not run deployguard:$VERSION"
+  grep "image: \"deployguard:$VERSION\"" >/dev/null || die "the chart does not run deployguard:$VERSION"
 grep -q "image: deployguard:$VERSION\$" "$OUT/$NAME.install.yaml" ||
   die "install.yaml does not run deployguard:$VERSION"
 cmp -s "$OUT/$NAME.crd.yaml" charts/deployguard/crds/deployguard.dev_containerdeploymentpolicies.yaml ||
   die "the chart's CRD differs from crds/"
+npm_version="$(tar -xOzf "$OUT/$NAME.npm.tgz" package/package.json | node_modules/.bin/node -p 'JSON.parse(require("node:fs").readFileSync(0, "utf8")).version')"
+[[ "$npm_version" == "$VERSION" ]] || die "the npm package is version $npm_version, not $VERSION"
+tar -tzf "$OUT/$NAME.npm.tgz" | grep -x 'package/dist/cli.js' >/dev/null || die "the npm package holds no dist/cli.js"
 node_modules/.bin/node -e '
   const b = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   if (b.bomFormat !== "CycloneDX" || b.metadata.component.version !== process.argv[2])

@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Pass the child's output through to this process's stderr as it comes. */
   inheritOutput?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the repository). */
+  cwd?: string;
 }
 
 /** Runs a program and collects its output; rejects on a non-zero exit unless allowFail. */
@@ -43,7 +45,7 @@ export function run(
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      cwd: repoRoot,
+      cwd: opts.cwd ?? repoRoot,
       env: opts.env ?? process.env,
       stdio: [
         'pipe',

@@ -448,4 +448,36 @@ describe('image: the container make image builds', function () {
       explain(),
     ).to.deep.equal([]);
   });
+
+  // make release's own checks (the archive loads as this image into podman and into a throwaway
+  // containerd with the README's ctr line; chart, install.yaml, npm package and SBOM are version
+  // V) fail it; here it must pass on the image under test and leave every artefact, summed.
+  it('releases it: make release writes every artefact of the version, each checked', async function () {
+    this.timeout(10 * 60_000);
+    await run('make', ['sbom'], { timeoutMs: 5 * 60_000 });
+    const rel = await run(join(repoRoot, 'scripts', 'release.sh'), [], {
+      env: { ...process.env, IMAGE },
+      allowFail: true,
+      timeoutMs: 8 * 60_000,
+    });
+    expect(rel.code, rel.stderr).to.equal(0);
+    expect(rel.stderr).to.match(/ctr images import: \S+\/deployguard:\S+, the built image/);
+    const out = join(repoRoot, 'dist-release');
+    const name = `deployguard-${pkg.version}`;
+    const sums = readFileSync(join(out, 'sha256sums.txt'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[1])
+      .sort();
+    expect(sums).to.deep.equal(
+      ['.cdx.json', '.crd.yaml', '.image.tar', '.install.yaml', '.npm.tgz', '.tgz']
+        .map((ext) => `${name}${ext}`)
+        .sort(),
+    );
+    const check = await run('sha256sum', ['--quiet', '-c', 'sha256sums.txt'], {
+      allowFail: true,
+      cwd: out,
+    });
+    expect(check.code, check.stdout + check.stderr).to.equal(0);
+  });
 });
