@@ -21,6 +21,7 @@ import {
   OperatorProcess,
   TEST_OWNER_LABEL,
   cleanUpOperators,
+  metricValue,
   operatorAccount,
 } from '../../test/integration/operator/harness.ts';
 
@@ -71,6 +72,12 @@ async function main(): Promise<number> {
       args: ['--log-level=info'],
       // BENCH_PROFILE=DIR writes a CPU profile of the operator's main thread there.
       // BENCH_HEAP=DIR writes a heap snapshot there once the load is deleted.
+      env: Object.fromEntries(
+        (process.env.BENCH_OPERATOR_ENV ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      ),
       nodeArgs: [
         ...(process.env.BENCH_PROFILE
           ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
@@ -84,13 +91,36 @@ async function main(): Promise<number> {
   );
   const api = new KubeClient(() => loadKubeConfig());
   const rss = async (): Promise<number> => op.metric('process_resident_memory_bytes');
+  // Where the RSS is: the main thread's V8 heap, memory outside V8 (buffers) and each evaluation
+  // worker's heap, at the peak and at the end.
+  const breakdown = async (): Promise<{
+    rss: number;
+    mainHeap: number;
+    external: number;
+    workerHeaps: number;
+  }> => {
+    const text = await op.metrics();
+    const workers = [
+      ...text.matchAll(/^deployguard_evaluation_worker_heap_bytes\{[^}]*\} (\S+)$/gm),
+    ];
+    return {
+      rss: Math.round(metricValue(text, 'process_resident_memory_bytes') / MiB),
+      mainHeap: Math.round(metricValue(text, 'nodejs_heap_size_total_bytes') / MiB),
+      external: Math.round(metricValue(text, 'nodejs_external_memory_bytes') / MiB),
+      workerHeaps: Math.round(workers.reduce((n, m) => n + Number(m[1]), 0) / MiB),
+    };
+  };
   await sleep(5000);
   const rssStart = await rss();
+  const atStart = await breakdown();
   let rssPeak = rssStart;
+  let atPeak = atStart;
 
   // The canary: created once a second, timed to the watch event that shows our record.
   const created = new Map<string, number>();
   const canary: number[] = [];
+  // The same canaries from the moment a bare watch saw them: the operator's own share.
+  const canaryAfterWatch: number[] = [];
   // The baseline: what the API server itself takes under the same load, from the create to a
   // bare watch seeing the pod, and for one PATCH round trip.
   const seenAt = new Map<string, number>();
@@ -110,6 +140,7 @@ async function main(): Promise<number> {
       }
       if (t0 !== undefined && p.metadata?.annotations?.['deployguard.dev/violations']) {
         canary.push(Date.now() - t0);
+        canaryAfterWatch.push(Date.now() - (seenAt.get(name) ?? t0));
         created.delete(name);
       }
     },
@@ -183,7 +214,11 @@ async function main(): Promise<number> {
   })();
   const memory = (async () => {
     while (running) {
-      rssPeak = Math.max(rssPeak, await rss().catch(() => 0));
+      const now = await breakdown().catch(() => undefined);
+      if (now && now.rss * MiB > rssPeak) {
+        rssPeak = now.rss * MiB;
+        atPeak = now;
+      }
       await sleep(2000);
     }
   })();
@@ -212,6 +247,7 @@ async function main(): Promise<number> {
     rssEnd = await rss();
   }
   const heapEnd = await op.metric('nodejs_heap_size_total_bytes');
+  const atEnd = await breakdown();
   if (process.env.BENCH_HEAP) {
     op.signal('SIGUSR2');
     await sleep(60_000);
@@ -238,6 +274,8 @@ async function main(): Promise<number> {
       p50Ms: Math.round(quantile(canary, 0.5)),
       p99Ms: Math.round(quantile(canary, 0.99)),
       maxMs: Math.round(Math.max(...canary)),
+      afterWatchP50Ms: Math.round(quantile(canaryAfterWatch, 0.5)),
+      afterWatchP99Ms: Math.round(quantile(canaryAfterWatch, 0.99)),
     },
     apiServer: {
       createToWatchP50Ms: Math.round(quantile(added, 0.5)),
@@ -254,6 +292,7 @@ async function main(): Promise<number> {
       peak: Math.round(rssPeak / MiB),
       afterLoad: Math.round(rssEnd / MiB),
       mainHeapAfterLoad: Math.round(heapEnd / MiB),
+      breakdown: { start: atStart, peak: atPeak, end: atEnd },
     },
   };
   console.log(JSON.stringify(results, null, 2));

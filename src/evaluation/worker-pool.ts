@@ -106,6 +106,18 @@ export class WorkerPool implements PodEvaluator {
     });
   }
 
+  /** Each worker's V8 heap size, in bytes (0 for one that can't say: starting or gone). */
+  heapSizes(): Promise<number[]> {
+    return Promise.all(
+      this.slots.map((s) =>
+        s.worker.getHeapStatistics().then(
+          (h) => h.total_heap_size,
+          () => 0,
+        ),
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.slots].map((s) => this.retire(s, 'the evaluation pool closed')));

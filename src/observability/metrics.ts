@@ -30,6 +30,9 @@ export interface Metrics {
   namespaceBreakerOpen: Gauge<'policy' | 'namespace'>;
   leader: Gauge<never>;
   buildInfo: Gauge<'version'>;
+  evaluationWorkerHeap: Gauge<'worker'>;
+  /** Where deployguard_evaluation_worker_heap_bytes reads from at each scrape. */
+  readEvaluationHeaps(source: () => Promise<readonly number[]>): void;
 }
 
 // Detection is the headline number: from half a millisecond (cache hit, no API call) to 10 s (a
@@ -49,7 +52,26 @@ export function createMetrics(opts: { version: string; collectDefault?: boolean 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Gauge<L>({ name, help, labelNames, registers });
 
+  // The evaluation workers' heaps are outside the process metrics' nodejs_heap_* (main thread
+  // only), yet they are RSS: read when scraped, so the figure is never stale.
+  let heapSource: (() => Promise<readonly number[]>) | undefined;
+  const evaluationWorkerHeap = new Gauge<'worker'>({
+    name: 'deployguard_evaluation_worker_heap_bytes',
+    help: 'V8 heap size of each evaluation worker thread (main thread: nodejs_heap_size_total_bytes).',
+    labelNames: ['worker'],
+    registers,
+    async collect() {
+      this.reset();
+      const heaps = heapSource ? await heapSource().catch(() => []) : [];
+      heaps.forEach((bytes, i) => this.set({ worker: String(i) }, bytes));
+    },
+  });
+
   const m: Metrics = {
+    evaluationWorkerHeap,
+    readEvaluationHeaps: (source) => {
+      heapSource = source;
+    },
     registry,
     podsEvaluated: counter(
       'deployguard_pods_evaluated_total',

@@ -109,15 +109,16 @@ export function buildOperator(o: OperatorOptions): Operator {
   const requeueAllPods = (): void => {
     for (const k of caches.pods.keys()) podQueue.add(k);
   };
-  const evaluator = new VerdictCache(
+  const pool =
     config.evaluationWorkers > 0
       ? new WorkerPool({
           size: config.evaluationWorkers,
           clock,
           log: log.child({ component: 'evaluation' }),
         })
-      : inlineEvaluator,
-  );
+      : undefined;
+  if (pool) metrics.readEvaluationHeaps(() => pool.heapSizes());
+  const evaluator = new VerdictCache(pool ?? inlineEvaluator);
   const podReconciler = new PodReconciler({
     evaluator,
     api,

@@ -152,6 +152,8 @@ export interface OperatorOptions {
   name?: string;
   /** Options for node itself, before the script (e.g. --cpu-prof for a benchmark). */
   nodeArgs?: string[];
+  /** Environment beyond PATH and HOME (e.g. what the Deployment sets, for a benchmark). */
+  env?: Record<string, string>;
 }
 
 const running = new Set<OperatorProcess>();
@@ -187,7 +189,7 @@ export class OperatorProcess {
     this.child = spawn(process.execPath, args, {
       cwd: repoRoot,
       // Nothing from the test environment leaks into the operator's configuration.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffer = '';

@@ -35,6 +35,14 @@ describe('evaluation: WorkerPool', function () {
     expect(results[0]?.violations.map((v) => v.rule)).to.include('indicator.downloadExec');
   });
 
+  it("reports each worker's heap size", async () => {
+    pool = new WorkerPool({ size: 2, clock: systemClock, log: silentLog });
+    await pool.evaluate(hostile, [compiled(ESCAPE, 'a')], ctx);
+    const heaps = await pool.heapSizes();
+    expect(heaps).to.have.length(2);
+    for (const h of heaps) expect(h).to.be.within(1024 * 1024, 256 * 1024 * 1024);
+  });
+
   it('follows a change of the policies in effect', async () => {
     pool = new WorkerPool({ size: 1, clock: systemClock, log: silentLog });
     const first = [compiled(ESCAPE, 'a')];

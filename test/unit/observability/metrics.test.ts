@@ -49,6 +49,7 @@ const CONTRACT: Record<string, [string, string[]]> = {
   deployguard_namespace_breaker_open: ['gauge', ['policy', 'namespace']],
   deployguard_leader: ['gauge', []],
   deployguard_build_info: ['gauge', ['version']],
+  deployguard_evaluation_worker_heap_bytes: ['gauge', ['worker']],
 };
 
 describe('observability/metrics', () => {
@@ -73,6 +74,25 @@ describe('observability/metrics', () => {
     );
     for (const [name, [, labels]] of Object.entries(CONTRACT))
       expect(labelNames(byName[name] as object), name).to.deep.equal([...labels].sort());
+  });
+
+  it("reads the evaluation workers' heaps when scraped, and none while no pool is wired", async () => {
+    const m = createMetrics({ version: '1.2.3', collectDefault: false });
+    const samples = async () =>
+      (await scrape(m)).get('deployguard_evaluation_worker_heap_bytes')?.samples ?? [];
+    expect(await samples()).to.deep.equal([]);
+    let heaps = [10, 20];
+    m.readEvaluationHeaps(async () => heaps);
+    expect(await samples()).to.deep.equal([
+      'deployguard_evaluation_worker_heap_bytes{worker="0"} 10',
+      'deployguard_evaluation_worker_heap_bytes{worker="1"} 20',
+    ]);
+    heaps = [30];
+    expect(await samples()).to.deep.equal([
+      'deployguard_evaluation_worker_heap_bytes{worker="0"} 30',
+    ]);
+    m.readEvaluationHeaps(() => Promise.reject(new Error('gone')));
+    expect(await samples()).to.deep.equal([]);
   });
 
   it('sets build_info to 1 with the version, and leader to 0 until elected', async () => {
