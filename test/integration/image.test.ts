@@ -454,12 +454,9 @@ describe('image: the container make image builds', function () {
   // V) fail it; here it must pass on the image under test and leave every artefact, summed.
   it('releases it: make release writes every artefact of the version, each checked', async function () {
     this.timeout(10 * 60_000);
-    await run('make', ['sbom'], { timeoutMs: 5 * 60_000 });
-    const rel = await run(join(repoRoot, 'scripts', 'release.sh'), [], {
-      env: { ...process.env, IMAGE },
-      allowFail: true,
-      timeoutMs: 8 * 60_000,
-    });
+    // make release itself: it stages and builds what it ships (a fresh clone whose image was
+    // already in the store has no staged context for make sbom otherwise).
+    const rel = await run('make', ['release'], { allowFail: true, timeoutMs: 9 * 60_000 });
     expect(rel.code, rel.stderr).to.equal(0);
     expect(rel.stderr).to.match(/ctr images import: \S+\/deployguard:\S+, the built image/);
     const out = join(repoRoot, 'dist-release');
