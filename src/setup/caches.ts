@@ -10,6 +10,7 @@ import {
   type CachedNetworkPolicy,
 } from '../controllers/pod/cached-network-policy.ts';
 import { cachedPod, type CachedPod } from '../controllers/pod/cached-pod.ts';
+import { SharedValues } from '../controllers/pod/shared-values.ts';
 import { namespaceInfo, type NamespaceInfo } from '../controllers/pod/cached-namespace.ts';
 import { nodeInfo } from '../controllers/pod/cached-node.ts';
 import { policyObject, type PolicyObject } from '../controllers/policy/cached-policy.ts';
@@ -77,9 +78,10 @@ export function buildInformers(o: {
       }),
     );
   const { config } = o;
+  const shared = new SharedValues();
   add('pods', {
     listPath: podsPath(config.watchNamespace),
-    transform: cachedPod,
+    transform: (raw) => cachedPod(raw, shared),
     store: caches.pods,
     onChange: o.on.pod,
   });

@@ -12,6 +12,7 @@ import type { PodView } from '../../engine/pod.ts';
 import { readByRules } from '../../engine/rules/pod-security/annotation-keys.ts';
 import { sanitizePod } from '../../engine/sanitize.ts';
 import { MAX_RECORD_LENGTH } from './annotation-codec.ts';
+import type { SharedValues } from './shared-values.ts';
 
 export interface CachedPod {
   view: PodView;
@@ -32,7 +33,11 @@ const OWN_ANNOTATIONS: ReadonlyMap<string, number> = new Map([
   [ANNOTATION_RECORDED_UID, 64],
 ]);
 
-export function cachedPod(raw: unknown): CachedPod | undefined {
+/**
+ * `shared`, when given, keeps the parts replicas have in common (each spec field, the labels, the
+ * owners) once for all pods that hold them: the view is then frozen in those parts.
+ */
+export function cachedPod(raw: unknown, shared?: SharedValues): CachedPod | undefined {
   const o = asObject(raw);
   if (!o) return undefined;
   // Items of a LIST carry no kind; the sanitizer needs it to know this is a Pod.
@@ -46,6 +51,13 @@ export function cachedPod(raw: unknown): CachedPod | undefined {
   );
   const view = { ...s.pod, metadata: { ...s.pod.metadata } };
   view.metadata.annotations = keptAnnotations(s.pod.metadata.annotations, truncated);
+  if (shared) {
+    const spec: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(s.pod.spec)) spec[k] = shared.share(v);
+    view.spec = spec as unknown as PodView['spec'];
+    view.metadata.labels = shared.share(view.metadata.labels);
+    view.metadata.ownerReferences = shared.share(view.metadata.ownerReferences);
+  }
   return { view, truncated, phase: typeof phase === 'string' ? phase : undefined };
 }
 
