@@ -11,8 +11,10 @@
 // Prints the figures and exits 1 when a bound is missed.
 import { Worker } from 'node:worker_threads';
 import { KubeClient } from '../../src/kube/client.ts';
+import { MemoryCgroup } from '../memory-cgroup.ts';
 import {
   ensureCluster,
+  installCrd,
   freshNamespace,
   kubectl,
   loadKubeConfig,
@@ -61,12 +63,23 @@ async function applyPolicies(owner: string): Promise<string[]> {
 
 async function main(): Promise<number> {
   await ensureCluster();
+  // The policies are applied before the operator (which would install the CRD) starts.
+  await installCrd();
   const own = await freshNamespace('dg-bench-op');
   const tenant = await freshNamespace('dg-bench-tenant');
   const canaryNs = await freshNamespace('dg-bench-canary');
   const policies = await applyPolicies(own);
+  // BENCH_MEMORY_LIMIT=MiB: the operator runs in a memory cgroup of that limit (memory-cgroup.ts).
+  const limitMiB = process.env.BENCH_MEMORY_LIMIT
+    ? Number(process.env.BENCH_MEMORY_LIMIT)
+    : undefined;
+  const cgroup =
+    limitMiB === undefined
+      ? undefined
+      : await MemoryCgroup.create(`deployguard-bench-${process.pid}`, limitMiB);
   const op = await OperatorProcess.start(
     {
+      command: cgroup?.prefix,
       namespace: own,
       kubeconfig: await operatorAccount(own),
       args: ['--log-level=info'],
@@ -237,6 +250,18 @@ async function main(): Promise<number> {
   await Promise.all([probes, canaries, memory, patching]);
   await sleep(3000);
   const missed = created.size;
+  if (op.exit !== undefined) {
+    // Killed by the kernel at its cgroup limit, or out of V8 heap: the worst miss of all.
+    console.error(`MISSED: the operator ${op.exit}`);
+    const u = await cgroup?.usage();
+    if (u) console.error(`memory cgroup (${limitMiB} MiB): ${JSON.stringify(u)}`);
+    await cleanUpOperators();
+    await cgroup?.remove();
+    await kubectl(['delete', 'containerdeploymentpolicy', ...policies, '--wait=false']);
+    for (const ns of [own, tenant, canaryNs])
+      await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+    return 1;
+  }
 
   // The load is deleted (load.ts deleted its pods; the policies go too): memory comes back.
   await kubectl(['delete', 'containerdeploymentpolicy', ...policies, '--wait=false']);
@@ -253,7 +278,9 @@ async function main(): Promise<number> {
     await sleep(60_000);
   }
   watching.abort();
+  const inCgroup = await cgroup?.usage();
   await op.stop();
+  await cgroup?.remove();
   await cleanUpOperators();
   for (const ns of [own, tenant, canaryNs])
     await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
@@ -294,6 +321,7 @@ async function main(): Promise<number> {
       mainHeapAfterLoad: Math.round(heapEnd / MiB),
       breakdown: { start: atStart, peak: atPeak, end: atEnd },
     },
+    ...(inCgroup ? { memoryCgroup: { limitMiB, ...inCgroup } } : {}),
   };
   console.log(JSON.stringify(results, null, 2));
   const misses = [
@@ -302,6 +330,9 @@ async function main(): Promise<number> {
     results.healthz.maxMs >= 1000 && `/healthz took ${results.healthz.maxMs} ms (bound 1 s)`,
     missed > 0 && `${missed} canaries never annotated`,
     results.canary.p99Ms >= 2000 && `canary p99 ${results.canary.p99Ms} ms (bound 2 s)`,
+    inCgroup !== undefined &&
+      inCgroup.oomKills > 0 &&
+      `the kernel killed the operator ${inCgroup.oomKills} times at its ${limitMiB} MiB limit`,
     rssPeak >= 400 * MiB && `RSS peaked at ${results.rssMiB.peak} MiB (bound 400 MiB)`,
     rssEnd > rssStart * 1.2 &&
       `RSS ${results.rssMiB.afterLoad} MiB after the load, over 120 % of ${results.rssMiB.start} MiB`,

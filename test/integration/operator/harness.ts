@@ -154,6 +154,8 @@ export interface OperatorOptions {
   nodeArgs?: string[];
   /** Environment beyond PATH and HOME (e.g. what the Deployment sets, for a benchmark). */
   env?: Record<string, string>;
+  /** A command that runs node (e.g. one that enters a memory cgroup first, for a benchmark). */
+  command?: string[];
 }
 
 const running = new Set<OperatorProcess>();
@@ -186,7 +188,8 @@ export class OperatorProcess {
       `--policy-selector=${TEST_OWNER_LABEL}=${opts.namespace}`,
       ...(opts.args ?? []),
     ];
-    this.child = spawn(process.execPath, args, {
+    const [file, ...pre] = [...(opts.command ?? []), process.execPath];
+    this.child = spawn(file as string, [...pre, ...args], {
       cwd: repoRoot,
       // Nothing from the test environment leaks into the operator's configuration.
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
@@ -270,6 +273,43 @@ export class OperatorProcess {
       50,
     );
     return found as LogLine;
+  }
+
+  /**
+   * A full garbage collection of the main thread, through the inspector (start the operator with
+   * nodeArgs ['--inspect=127.0.0.1:0']): what its heap retains, for a benchmark, without any
+   * debug switch in the operator itself.
+   */
+  async collectGarbage(timeoutMs = 30_000): Promise<void> {
+    const url = /Debugger listening on (ws:\/\/\S+)/.exec(this.stderrTail)?.[1];
+    if (!url) throw new Error(`${this.name}: no inspector (start it with --inspect=127.0.0.1:0)`);
+    const ws = new WebSocket(url);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${url}: no answer`)), timeoutMs);
+        ws.onerror = () => reject(new Error(`${url}: inspector connection failed`));
+        ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+        ws.onmessage = (m) => {
+          if ((JSON.parse(String(m.data)) as { id?: number }).id !== 1) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    } finally {
+      ws.close();
+    }
+  }
+
+  /** The operator's process ID, e.g. for its /proc figures. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** How it ended, once it has: the exit code or signal and the last of what it wrote to stderr. */
+  get exit(): string | undefined {
+    const { exitCode, signalCode } = this.child;
+    if (exitCode === null && signalCode === null) return undefined;
+    return `exited (${exitCode ?? signalCode}): ${this.stderrTail.trim().slice(-1000)}`;
   }
 
   signal(sig: NodeJS.Signals): void {
