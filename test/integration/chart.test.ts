@@ -427,7 +427,7 @@ describe('charts/deployguard: the Helm chart', function () {
         'image.repository=mirror.example/deployguard',
         'image.tag=0.1.0-rc1',
         'image.pullPolicy=Always',
-        'resources.limits.memory=1Gi',
+        'resources.limits.memory=2Gi',
         'nodeSelector.pool=system',
         'tolerations[0].key=dedicated',
         'tolerations[0].operator=Exists',
@@ -456,8 +456,8 @@ describe('charts/deployguard: the Helm chart', function () {
         image: 'mirror.example/deployguard:0.1.0-rc1',
         imagePullPolicy: 'Always',
         resources: {
-          requests: { cpu: '100m', memory: '128Mi' },
-          limits: { cpu: '1', memory: '1Gi' },
+          requests: { cpu: '100m', memory: '384Mi' },
+          limits: { cpu: '2', memory: '2Gi' },
         },
       });
       expect(pod.spec.nodeSelector).to.deep.equal({ pool: 'system' });

@@ -253,8 +253,8 @@ describe('config/: kustomize manifests', function () {
     expect(c.readinessProbe.httpGet).to.deep.equal({ path: '/readyz', port: 'health' });
     expect(c.ports).to.deep.include({ name: 'health', containerPort: 8081, protocol: 'TCP' });
     expect(c.resources).to.deep.equal({
-      requests: { cpu: '100m', memory: '128Mi' },
-      limits: { cpu: '1', memory: '512Mi' },
+      requests: { cpu: '100m', memory: '384Mi' },
+      limits: { cpu: '2', memory: '1Gi' },
     });
     expect(c.env).to.deep.include({
       name: 'DEPLOYGUARD_LEADER_ELECTION_NAMESPACE',
