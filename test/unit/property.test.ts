@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { parsePolicy } from '../../src/engine/parse-policy.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
 import { planRemediation } from '../../src/engine/plan.ts';
+import type { PodView } from '../../src/engine/pod.ts';
 import { sanitizePod } from '../../src/engine/sanitize.ts';
 import { compiled } from './builders.ts';
 
@@ -147,6 +148,31 @@ describe('properties: never throw on arbitrary input', () => {
     fc.assert(
       fc.property(pod, (v) => judge(v)),
       { numRuns: 1500 },
+    );
+  });
+  // The pod cache shares frozen parts of views between replicas (shared-values.ts): that holds
+  // only while nothing in the engine writes to a view. A frozen view must judge and plan the same.
+  it('evaluate and plan never write to the view: a deep-frozen one gives the same answer', () => {
+    const deepFreeze = (v: unknown): void => {
+      if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return;
+      Object.freeze(v);
+      for (const x of Object.values(v)) deepFreeze(x);
+    };
+    const answer = (view: PodView, truncated: string[]) => {
+      const ev = evaluate(view, [everything], { namespaceLabels: {}, now: new Date(0), truncated });
+      return { ev, plan: planRemediation(everything, ev.violations, view) };
+    };
+    fc.assert(
+      fc.property(pod, (v) => {
+        const plain = sanitizePod(structuredClone(v));
+        const frozen = sanitizePod(structuredClone(v));
+        if (!plain || !frozen) return;
+        deepFreeze(frozen.pod);
+        expect(answer(frozen.pod, frozen.truncated)).to.deep.equal(
+          answer(plain.pod, plain.truncated),
+        );
+      }),
+      { numRuns: 500 },
     );
   });
   it('parsePolicy returns problems, never throws', () => {
