@@ -147,17 +147,23 @@ describe('image: the container make image builds', function () {
     // by another checkout or an earlier commit (podman's store is per machine) is rebuilt.
     const head = (await run('git', ['rev-parse', 'HEAD'], { allowFail: true })).stdout.trim();
     const dirty = (await run('git', ['status', '--porcelain'], { allowFail: true })).stdout.trim();
-    const label = await podman(
-      [
-        'image',
-        'inspect',
-        '--format',
-        '{{index .Config.Labels "org.opencontainers.image.revision"}}',
-        IMAGE,
-      ],
-      { allowFail: true },
-    );
-    if (label.code !== 0 || dirty !== '' || head === '' || label.stdout.trim() !== head)
+    // On a machine without podman yet there is no image either: make image installs podman
+    // (apt-get) and builds it.
+    const havePodman =
+      (await run('sh', ['-c', 'command -v podman'], { allowFail: true })).code === 0;
+    const label = havePodman
+      ? await podman(
+          [
+            'image',
+            'inspect',
+            '--format',
+            '{{index .Config.Labels "org.opencontainers.image.revision"}}',
+            IMAGE,
+          ],
+          { allowFail: true },
+        )
+      : undefined;
+    if (!label || label.code !== 0 || dirty !== '' || head === '' || label.stdout.trim() !== head)
       await run('make', ['image'], { inheritOutput: true, timeoutMs: 19 * 60_000 });
     // The image's whole filesystem, as a tar, for the checks of what it holds.
     const name = `dg-image-export-${randomBytes(4).toString('hex')}`;
