@@ -83,10 +83,14 @@ export class KubeClient implements KubeApi {
         stream: false,
       }),
     );
-    if (r.status < 200 || r.status >= 300) throw errorFromResponse(verb, path, r);
-    if (r.text.trim() === '') return undefined as T;
+    // The exchange stays reachable from its pooled socket (see the response's end handler): it
+    // must not keep the body once it is read.
+    const text = r.text;
+    r.text = '';
+    if (r.status < 200 || r.status >= 300) throw errorFromResponse(verb, path, { ...r, text });
+    if (text.trim() === '') return undefined as T;
     try {
-      return JSON.parse(r.text) as T;
+      return JSON.parse(text) as T;
     } catch {
       throw ApiError.transport('InvalidResponse', 'response body is not JSON', verb, path);
     }
@@ -235,6 +239,10 @@ export class KubeClient implements KubeApi {
         });
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          // A keep-alive TLS socket keeps the request that opened it reachable for as long as it
+          // lives (through its TLS session listener), and with it this closure: without this,
+          // every pooled connection would hold its first response body.
+          chunks.length = 0;
           settle(undefined, { status, headers: res.headers, req, text });
         });
         res.on('error', (e) => settle(transportError(e, label, path)));
