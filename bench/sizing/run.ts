@@ -1,14 +1,15 @@
 // `make bench-sizing`: what the operator costs as the cluster grows, the figures its requests and
 // limits come from (config/manager, the chart's values). For each size (BENCH_SIZES, default
-// 0,1000,5000,10000 pods, shaped like a production cluster's and bound to KWOK nodes), it starts a
-// fresh operator as its own ServiceAccount with the three realistic policies, and measures:
+// 0,1000,5000,10000 pods: Deployment pods and one bare attack pod in twenty, on KWOK nodes), it
+// starts a fresh operator as its own ServiceAccount with the three realistic policies, and measures:
 // - cold start: from the spawn to /readyz, and to every pod judged, beside the API server's own
 //   paginated LIST of the same pods in the same run (the baseline);
-// - memory once settled: RSS, the main thread's V8 heap, memory outside V8 and the evaluation
-//   threads' heaps (the operator's own metrics);
+// - memory once settled: RSS and its high-water mark; after a full GC the RSS and what the main
+//   heap retains; memory outside V8 and the evaluation threads' heaps (the operator's metrics);
 // - idle CPU over the settled window.
-// At the largest size it runs once more with 200 more policies, for what a policy costs.
-// Prints JSON and the per-pod and per-policy slopes. Nothing here has a bound: it measures.
+// At the largest size it runs once more with 200 more policies, for what policies cost.
+// BENCH_MEMORY_LIMIT=MiB runs each operator in a memory cgroup of that limit; BENCH_HEAP=DIR
+// writes heap snapshots. Prints JSON with the per-pod figures. No bound here: it measures.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../../src/base/log.ts';
