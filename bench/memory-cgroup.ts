@@ -35,6 +35,19 @@ export class MemoryCgroup {
     return new MemoryCgroup(dir, v2);
   }
 
+  /** The limit BENCH_MEMORY_LIMIT asks for, if any. */
+  static readonly limitMiB: number | undefined = process.env.BENCH_MEMORY_LIMIT
+    ? Number(process.env.BENCH_MEMORY_LIMIT)
+    : undefined;
+
+  /** A fresh cgroup of BENCH_MEMORY_LIMIT, or none when it is not set. */
+  static async fromEnv(): Promise<MemoryCgroup | undefined> {
+    const limit = MemoryCgroup.limitMiB;
+    return limit === undefined
+      ? undefined
+      : MemoryCgroup.create(`deployguard-bench-${process.pid}`, limit);
+  }
+
   /** A command prefix that moves the process into the cgroup, then runs the rest. */
   get prefix(): string[] {
     return ['sh', '-c', `echo $$ > ${join(this.dir, 'cgroup.procs')} && exec "$@"`, 'sh'];

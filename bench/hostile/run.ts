@@ -70,13 +70,8 @@ async function main(): Promise<number> {
   const canaryNs = await freshNamespace('dg-bench-canary');
   const policies = await applyPolicies(own);
   // BENCH_MEMORY_LIMIT=MiB: the operator runs in a memory cgroup of that limit (memory-cgroup.ts).
-  const limitMiB = process.env.BENCH_MEMORY_LIMIT
-    ? Number(process.env.BENCH_MEMORY_LIMIT)
-    : undefined;
-  const cgroup =
-    limitMiB === undefined
-      ? undefined
-      : await MemoryCgroup.create(`deployguard-bench-${process.pid}`, limitMiB);
+  const limitMiB = MemoryCgroup.limitMiB;
+  const cgroup = await MemoryCgroup.fromEnv();
   const op = await OperatorProcess.start(
     {
       command: cgroup?.prefix,
@@ -113,14 +108,11 @@ async function main(): Promise<number> {
     workerHeaps: number;
   }> => {
     const text = await op.metrics();
-    const workers = [
-      ...text.matchAll(/^deployguard_evaluation_worker_heap_bytes\{[^}]*\} (\S+)$/gm),
-    ];
     return {
       rss: Math.round(metricValue(text, 'process_resident_memory_bytes') / MiB),
       mainHeap: Math.round(metricValue(text, 'nodejs_heap_size_total_bytes') / MiB),
       external: Math.round(metricValue(text, 'nodejs_external_memory_bytes') / MiB),
-      workerHeaps: Math.round(workers.reduce((n, m) => n + Number(m[1]), 0) / MiB),
+      workerHeaps: Math.round(metricValue(text, 'deployguard_evaluation_worker_heap_bytes') / MiB),
     };
   };
   await sleep(5000);
@@ -160,6 +152,24 @@ async function main(): Promise<number> {
     { signal: watching.signal, inactivityMs: 60_000 },
   );
   watch.catch(() => undefined);
+  const deletePolicies = () =>
+    kubectl([
+      'delete',
+      'containerdeploymentpolicy',
+      '--ignore-not-found',
+      ...policies,
+      '--wait=false',
+    ]);
+  // Policies may already be on their way out; the operator, its cgroup and the namespaces go.
+  const cleanUp = async (): Promise<void> => {
+    watching.abort();
+    await op.stop();
+    await cgroup?.remove();
+    await cleanUpOperators();
+    await deletePolicies();
+    for (const ns of [own, tenant, canaryNs])
+      await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+  };
 
   const healthz: number[] = [];
   let healthzFailures = 0;
@@ -255,16 +265,12 @@ async function main(): Promise<number> {
     console.error(`MISSED: the operator ${op.exit}`);
     const u = await cgroup?.usage();
     if (u) console.error(`memory cgroup (${limitMiB} MiB): ${JSON.stringify(u)}`);
-    await cleanUpOperators();
-    await cgroup?.remove();
-    await kubectl(['delete', 'containerdeploymentpolicy', ...policies, '--wait=false']);
-    for (const ns of [own, tenant, canaryNs])
-      await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+    await cleanUp();
     return 1;
   }
 
   // The load is deleted (load.ts deleted its pods; the policies go too): memory comes back.
-  await kubectl(['delete', 'containerdeploymentpolicy', ...policies, '--wait=false']);
+  await deletePolicies();
   await kubectl(['delete', 'pods', '--all', '-n', canaryNs, '--grace-period=0', '--wait=false']);
   let rssEnd = await rss();
   for (let i = 0; i < 45 && rssEnd > rssStart * 1.2; i++) {
@@ -273,17 +279,9 @@ async function main(): Promise<number> {
   }
   const heapEnd = await op.metric('nodejs_heap_size_total_bytes');
   const atEnd = await breakdown();
-  if (process.env.BENCH_HEAP) {
-    op.signal('SIGUSR2');
-    await sleep(60_000);
-  }
-  watching.abort();
+  if (process.env.BENCH_HEAP) await op.heapSnapshot(process.env.BENCH_HEAP);
   const inCgroup = await cgroup?.usage();
-  await op.stop();
-  await cgroup?.remove();
-  await cleanUpOperators();
-  for (const ns of [own, tenant, canaryNs])
-    await kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+  await cleanUp();
 
   const results = {
     loadSeconds: Math.round(loadSeconds),

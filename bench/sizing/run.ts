@@ -10,8 +10,7 @@
 // At the largest size it runs once more with 200 more policies, for what policies cost.
 // BENCH_MEMORY_LIMIT=MiB runs each operator in a memory cgroup of that limit; BENCH_HEAP=DIR
 // writes heap snapshots. Prints JSON with the per-pod figures. No bound here: it measures.
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../../src/base/log.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import {
@@ -36,9 +35,6 @@ const SIZES = (process.env.BENCH_SIZES ?? '0,1000,5000,10000').split(',').map(Nu
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 20) * 1000;
 const EXTRA_POLICIES = 200;
 const HEAP_DIR = process.env.BENCH_HEAP;
-const LIMIT_MIB = process.env.BENCH_MEMORY_LIMIT
-  ? Number(process.env.BENCH_MEMORY_LIMIT)
-  : undefined;
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -205,27 +201,6 @@ async function growTo(api: KubeClient, ns: string, owner: string, size: number):
   );
 }
 
-/** Signals the operator for a heap snapshot and waits until the file stops growing. */
-async function heapSnapshot(op: OperatorProcess): Promise<void> {
-  const dir = HEAP_DIR as string;
-  const before = new Set(await readdir(dir));
-  op.signal('SIGUSR2');
-  let size = -1;
-  await waitFor(
-    'heap snapshot written',
-    async () => {
-      const file = (await readdir(dir)).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
-      if (!file) return false;
-      const now = (await stat(join(dir, file))).size;
-      const done = now > 0 && now === size;
-      size = now;
-      return done;
-    },
-    5 * 60_000,
-    2000,
-  );
-}
-
 /** The API server's own cold start: every pod in the cluster, 500 a page, as kubectl get -A. */
 async function paginatedList(
   api: KubeClient,
@@ -256,10 +231,7 @@ async function measure(
   policyCount: number,
 ): Promise<Sample> {
   const list = await paginatedList(api);
-  const cgroup =
-    LIMIT_MIB === undefined
-      ? undefined
-      : await MemoryCgroup.create(`deployguard-bench-${process.pid}`, LIMIT_MIB);
+  const cgroup = await MemoryCgroup.fromEnv();
   try {
     return await measureIn(cgroup, own, kubeconfig, policyCount, list);
   } catch (err) {
@@ -314,12 +286,10 @@ async function measureIn(
     const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${op.pid}/status`, 'utf8'))?.[1];
     // What the main heap retains, after a full collection (the settled figures include garbage).
     await op.collectGarbage();
-    if (HEAP_DIR) await heapSnapshot(op);
     const text = await op.metrics();
+    // After the figures: writing a snapshot costs memory of its own.
+    if (HEAP_DIR) await op.heapSnapshot(HEAP_DIR);
     const cpu1 = metricValue(before, 'process_cpu_seconds_total');
-    const workers = [
-      ...text.matchAll(/^deployguard_evaluation_worker_heap_bytes\{[^}]*\} (\S+)$/gm),
-    ];
     const mib = (name: string) => Math.round(metricValue(text, name) / MiB);
     const sample: Sample = {
       pods: list.items,
@@ -335,7 +305,7 @@ async function measureIn(
       mainHeapUsedMiB: mib('nodejs_heap_size_used_bytes'),
       mainHeapTotalMiB: mib('nodejs_heap_size_total_bytes'),
       externalMiB: mib('nodejs_external_memory_bytes'),
-      workerHeapsMiB: Math.round(workers.reduce((n, m) => n + Number(m[1]), 0) / MiB),
+      workerHeapsMiB: mib('deployguard_evaluation_worker_heap_bytes'),
       coldStartMillicores: Math.round(coldStartCores * 1000),
       idleCpuMillicores: Math.round(
         ((cpu1 - cpu0) / ((performance.now() - tSettle) / 1000)) * 1000,
@@ -343,7 +313,7 @@ async function measureIn(
     };
     if (cgroup) {
       const u = await cgroup.usage();
-      sample.memoryLimitMiB = LIMIT_MIB;
+      sample.memoryLimitMiB = MemoryCgroup.limitMiB;
       sample.cgroupPeakMiB = u.peakMiB;
       sample.oomKills = u.oomKills;
     }
@@ -372,7 +342,8 @@ async function waitForQuiet(api: KubeClient): Promise<void> {
 
 async function main(): Promise<number> {
   await ensureCluster();
-  await waitForQuiet(new KubeClient(() => loadKubeConfig()));
+  const api = new KubeClient(() => loadKubeConfig());
+  await waitForQuiet(api);
   // The policies are applied before the operator (which would install the CRD) starts.
   await installCrd();
   const own = await freshNamespace('dg-bench-size-op');
@@ -380,7 +351,6 @@ async function main(): Promise<number> {
   const kubeconfig = await operatorAccount(own);
   // The realistic pods run as their own ServiceAccount, which admission wants to exist.
   await kubectl(['create', 'serviceaccount', 'api', '-n', ns]);
-  const api = new KubeClient(() => loadKubeConfig());
   const base = policies(own, 0);
   await kubectl(['apply', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: base }),

@@ -7,6 +7,7 @@
 // policies and bindings) and never throws, so one test's problem can't skip the rest of the suite.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -298,6 +299,32 @@ export class OperatorProcess {
     } finally {
       ws.close();
     }
+  }
+
+  /**
+   * A heap snapshot of the main thread, written into `dir` (start the operator with nodeArgs
+   * ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`]); returns once the file stops
+   * growing.
+   */
+  async heapSnapshot(dir: string, timeoutMs = 5 * 60_000): Promise<void> {
+    const before = new Set(await readdir(dir));
+    this.child.kill('SIGUSR2');
+    let size = -1;
+    await waitFor(
+      'heap snapshot written',
+      async () => {
+        const file = (await readdir(dir)).find(
+          (f) => !before.has(f) && f.endsWith('.heapsnapshot'),
+        );
+        if (!file) return false;
+        const now = (await stat(join(dir, file))).size;
+        const done = now > 0 && now === size;
+        size = now;
+        return done;
+      },
+      timeoutMs,
+      2000,
+    );
   }
 
   /** The operator's process ID, e.g. for its /proc figures. */
