@@ -83,11 +83,8 @@ export class KubeClient implements KubeApi {
         stream: false,
       }),
     );
-    // The exchange stays reachable from its pooled socket (see the response's end handler): it
-    // must not keep the body once it is read.
-    const text = r.text;
-    r.text = '';
-    if (r.status < 200 || r.status >= 300) throw errorFromResponse(verb, path, { ...r, text });
+    const text = takeBody(r);
+    if (r.status < 200 || r.status >= 300) throw errorFromResponse(verb, path, r, text);
     if (text.trim() === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -117,7 +114,7 @@ export class KubeClient implements KubeApi {
         },
       ),
     );
-    if (r.status !== 200 || !r.res) throw errorFromResponse('WATCH', path, r);
+    if (r.status !== 200 || !r.res) throw errorFromResponse('WATCH', path, r, takeBody(r));
     opts.onOpen?.();
     return this.#stream(r, path, onEvent, opts);
   }
@@ -382,10 +379,20 @@ export function parseRetryAfter(header: string | undefined, now = Date.now()): n
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-function errorFromResponse(verb: string, path: string, r: Exchange): ApiError {
+/**
+ * The body, read once: the exchange stays reachable from its pooled socket for as long as the
+ * socket lives (see the response's end handler), so it must not keep the body after this.
+ */
+function takeBody(r: Exchange): string {
+  const text = r.text;
+  r.text = '';
+  return text;
+}
+
+function errorFromResponse(verb: string, path: string, r: Exchange, text: string): ApiError {
   let body: unknown;
   try {
-    body = JSON.parse(r.text);
+    body = JSON.parse(text);
   } catch {
     body = undefined;
   }
