@@ -283,6 +283,46 @@ describe('operator: attacks by a tenant and a policy author, with their real RBA
     }
   });
 
+  operatorTest(
+    'a burst past the Event rate limit is summarised on the namespace, none lost',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const ns = await freshNamespace('dg-tenant');
+      const asTenant = await tenant(ns);
+      await applyPolicy(own, `burst-${own}`, { match: { namespaces: [ns] }, rules: BASELINE });
+      await start(own);
+      // More at once than the limit's burst of 100: the rest must show in EventsHeldBack.
+      const burst = 150;
+      await asTenant(['create', '-f', '-'], {
+        apiVersion: 'v1',
+        kind: 'List',
+        items: Array.from({ length: burst }, (_, i) => pod(`b-${i}`, PRIVILEGED)),
+      });
+      let told = 0;
+      let summaries: string[] = [];
+      await waitFor(
+        'every violation in an Event or a summary',
+        async () => {
+          const all = await events(ns);
+          const violations = all.filter((e) => e.reason === 'PolicyViolation');
+          const held = all.filter((e) => e.reason === 'EventsHeldBack');
+          summaries = held.map((e) => e.message);
+          const heldCount = summaries.reduce(
+            (n, m) => n + Number(/^(\d+) PolicyViolation/.exec(m)?.[1] ?? 0),
+            0,
+          );
+          told = new Set(violations.map((e) => e.involvedObject.name)).size + heldCount;
+          return told >= burst;
+        },
+        60_000,
+        1000,
+      );
+      expect(told).to.equal(burst);
+      expect(summaries.length).to.be.greaterThan(0);
+      expect(summaries[0]).to.match(/held back by the event rate limit; pods include b-/);
+    },
+  );
+
   operatorTest('a tenant cannot choose which node gets cordoned (spec.nodeName)', async () => {
     const own = await freshNamespace('dg-op');
     const ns = await freshNamespace('dg-tenant');

@@ -166,8 +166,17 @@ describe('EventRecorder', () => {
     expect(
       summaries.map((b) => [(b.metadata as Json).namespace, b.reason, b.involvedObject]),
     ).to.deep.equal([
-      ['team-a', 'EventsHeldBack', { apiVersion: 'v1', kind: 'Namespace', name: 'team-a' }],
-      ['team-b', 'EventsHeldBack', { apiVersion: 'v1', kind: 'Namespace', name: 'team-b' }],
+      // The API server takes an Event on a Namespace in that namespace only if it names it.
+      [
+        'team-a',
+        'EventsHeldBack',
+        { apiVersion: 'v1', kind: 'Namespace', name: 'team-a', namespace: 'team-a' },
+      ],
+      [
+        'team-b',
+        'EventsHeldBack',
+        { apiVersion: 'v1', kind: 'Namespace', name: 'team-b', namespace: 'team-b' },
+      ],
     ]);
     expect(summaries[0]?.message).to.equal(
       '7 PolicyViolation events of policy p1 held back by the event rate limit; pods include pod-1, pod-2, pod-3, pod-4, pod-5',
