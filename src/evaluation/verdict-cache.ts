@@ -6,9 +6,11 @@
 // the clock, matters only to schedule windows, and only when the creationTimestamp is not trusted.
 import { createHash } from 'node:crypto';
 import { BoundedMap } from '../base/bounded-map.ts';
+import type { LabelSelector } from '../api/policy.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import type { EvaluationContext } from '../engine/evaluate.ts';
 import type { PodView } from '../engine/pod.ts';
+import { readByRules } from '../engine/rules/pod-security/annotation-keys.ts';
 import type { Evaluation } from '../engine/violation.ts';
 import type { PodEvaluator } from './evaluator.ts';
 
@@ -53,7 +55,7 @@ export class VerdictCache implements PodEvaluator {
   ): Promise<Evaluation> {
     const uid = pod.metadata.uid;
     if (!uid || !timeless(pod, ctx)) return this.#inner.evaluate(pod, policies, ctx);
-    const digest = digestOf(pod, ctx);
+    const digest = digestOf(pod, ctx, labelKeysOf(policies));
     const known = this.#entries.get(uid);
     if (known && known.policies === policies && known.digest === digest) return known.verdict;
     const verdict = this.#inner.evaluate(pod, policies, ctx);
@@ -102,10 +104,52 @@ function timeless(pod: PodView, ctx: EvaluationContext): boolean {
   return ctx.trustCreationTimestamp === true && !!stamp && !Number.isNaN(Date.parse(stamp));
 }
 
-/** Everything the verdict depends on but the policies and the clock, as one digest. */
-function digestOf(pod: PodView, ctx: EvaluationContext): string {
-  // resourceVersion changes with every write and no rule reads it.
-  const view = { ...pod, metadata: { ...pod.metadata, resourceVersion: undefined } };
+/** The label keys any of the policies' pod selectors read, per policies list. */
+const labelKeys = new WeakMap<readonly CompiledPolicy[], ReadonlySet<string>>();
+
+function labelKeysOf(policies: readonly CompiledPolicy[]): ReadonlySet<string> {
+  let keys = labelKeys.get(policies);
+  if (keys) return keys;
+  const found = new Set<string>();
+  const add = (s: LabelSelector | undefined): void => {
+    for (const k of Object.keys(s?.matchLabels ?? {})) found.add(k);
+    for (const e of s?.matchExpressions ?? []) found.add(e.key);
+  };
+  for (const c of policies) {
+    add(c.policy.spec.match.podSelector);
+    add(c.policy.spec.exclude.podSelector);
+  }
+  labelKeys.set(policies, (keys = found));
+  return keys;
+}
+
+/**
+ * Everything the verdict depends on but the policies and the clock, as one digest: the view as
+ * the rules read it. Left out is what changes on most events of a pod and no rule reads, so that
+ * those events cost no evaluation: the resourceVersion; annotations no rule reads (the
+ * operator's own record among them: writing it would otherwise have every violating pod judged
+ * twice); labels no pod selector of these policies names (the operator's own label among them);
+ * and a nodeName the scheduler bound (only a creator's nodeName is read, scheduling.ts).
+ */
+function digestOf(pod: PodView, ctx: EvaluationContext, keys: ReadonlySet<string>): string {
+  const { resourceVersion: _rv, annotations, labels, ...metadata } = pod.metadata;
+  const read = (m: Readonly<Record<string, string>>, keep: (k: string) => boolean) =>
+    Object.keys(m)
+      .filter(keep)
+      .sort()
+      .map((k) => [k, m[k]]);
+  const spec = pod.spec.nodeNameFromBinding
+    ? { ...pod.spec, nodeName: undefined, nodeNameFromBinding: false }
+    : pod.spec;
+  const view = {
+    ...pod,
+    spec,
+    metadata: {
+      ...metadata,
+      annotations: read(annotations, readByRules),
+      labels: read(labels, (k) => keys.has(k)),
+    },
+  };
   return createHash('sha256')
     .update(JSON.stringify([view, ctx.namespaceLabels, ctx.truncated ?? []]))
     .digest('base64');

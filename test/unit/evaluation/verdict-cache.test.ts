@@ -58,9 +58,19 @@ describe('evaluation: VerdictCache', () => {
   it('judges again when the pod, the policies, the namespace labels or the cuts change', async () => {
     const inner = counting();
     const cache = new VerdictCache(inner);
-    await cache.evaluate(privileged(), policies, ctx);
-    await cache.evaluate(privileged({ labels: { app: 'x' } }), policies, ctx);
-    const other = [...policies];
+    // A label counts once a pod selector names it.
+    const selecting = [
+      compiled(
+        {
+          match: { podSelector: { matchLabels: { app: 'x' } } },
+          rules: { podSecurity: { level: 'baseline' } },
+        },
+        's',
+      ),
+    ];
+    await cache.evaluate(privileged(), selecting, ctx);
+    await cache.evaluate(privileged({ labels: { app: 'x' } }), selecting, ctx);
+    const other = [...selecting];
     await cache.evaluate(privileged({ labels: { app: 'x' } }), other, ctx);
     await cache.evaluate(privileged({ labels: { app: 'x' } }), other, {
       ...ctx,
@@ -71,7 +81,47 @@ describe('evaluation: VerdictCache', () => {
       namespaceLabels: { team: 'a' },
       truncated: ['metadata.labels'],
     });
-    expect(inner.calls).to.equal(5);
+    // The spec, and a nodeName the creator wrote (the scheduling rule reads it).
+    const p = privileged({ labels: { app: 'x' } });
+    const pinned = { ...p, spec: { ...p.spec, nodeName: 'worker-1', nodeNameFromBinding: false } };
+    await cache.evaluate(pinned, other, {
+      ...ctx,
+      namespaceLabels: { team: 'a' },
+      truncated: ['metadata.labels'],
+    });
+    expect(inner.calls).to.equal(6);
+  });
+
+  it("judges once through the events no rule reads: the operator's own record, unselected labels, the scheduler's binding", async () => {
+    const inner = counting();
+    const cache = new VerdictCache(inner);
+    const first = await cache.evaluate(privileged(), policies, ctx);
+    const recorded = privileged({
+      resourceVersion: '3',
+      labels: { 'deployguard.dev/violating': 'true', team: 'payments' },
+      annotations: {
+        'deployguard.dev/violations':
+          '[{"policy":"b","rule":"pss.privileged","severity":"critical"}]',
+        'deployguard.dev/detected-at': '2026-12-01T10:00:01Z',
+        'deployguard.dev/recorded-uid': 'u1',
+      },
+    });
+    const bound = {
+      ...recorded,
+      spec: { ...recorded.spec, nodeName: 'worker-2', nodeNameFromBinding: true },
+    };
+    expect(await cache.evaluate(recorded, policies, ctx)).to.deep.equal(first);
+    expect(await cache.evaluate(bound, policies, ctx)).to.deep.equal(first);
+    expect(inner.calls).to.equal(1);
+    // What it leaves out changes no verdict: the engine itself, asked afresh, agrees.
+    expect(await inlineEvaluator.evaluate(bound, policies, ctx)).to.deep.equal(first);
+    // An annotation a rule reads is not left out.
+    await cache.evaluate(
+      privileged({ annotations: { 'seccomp.security.alpha.kubernetes.io/pod': 'unconfined' } }),
+      policies,
+      ctx,
+    );
+    expect(inner.calls).to.equal(2);
   });
 
   it('never caches what depends on the clock, nor a failed evaluation', async () => {
