@@ -56,8 +56,23 @@ function safeLog(
   }
 }
 
-/** The reconcile's own logger: every line carries its ID and key. */
+/**
+ * The reconcile's own logger: every line carries its ID and key. Made on the first line logged:
+ * most reconciles log nothing, and a child logger per reconcile was measurable at 100 pods/s.
+ */
 function contextLog(log: WorkerLog, meta: object): Log {
+  let made: Log | undefined;
+  const get = (): Log => (made ??= childLog(log, meta));
+  return {
+    error: (msg, m) => get().error(msg, m),
+    warn: (msg, m) => get().warn(msg, m),
+    info: (msg, m) => get().info(msg, m),
+    debug: (msg, m) => get().debug(msg, m),
+    child: (more) => contextLog(log, { ...meta, ...more }),
+  };
+}
+
+function childLog(log: WorkerLog, meta: object): Log {
   try {
     const child = log.child?.(meta);
     if (child) return child;
@@ -68,14 +83,13 @@ function contextLog(log: WorkerLog, meta: object): Log {
     (level: 'error' | 'warn' | 'debug') =>
     (msg: string, m?: object): void =>
       safeLog(log, level, msg, { ...meta, ...m });
-  const self: Log = {
+  return {
     error: wrap('error'),
     warn: wrap('warn'),
     debug: wrap('debug'),
     info: wrap('debug'),
     child: (more) => contextLog(log, { ...meta, ...more }),
   };
-  return self;
 }
 
 interface Runner<K extends string> {
