@@ -7,6 +7,7 @@ import { systemClock, within, type Clock } from '../base/clock.ts';
 import type { Log } from '../base/log.ts';
 import type { Config } from '../config.ts';
 import { compileGlob } from '../engine/glob.ts';
+import { sameForReconcile } from '../controllers/pod/cached-pod.ts';
 import { ApiOwnerResolver } from '../controllers/pod/owner-resolver.ts';
 import { PodReconciler } from '../controllers/pod/reconciler.ts';
 import { ViolatingPods } from '../controllers/pod/violating-pods.ts';
@@ -148,6 +149,8 @@ export function buildOperator(o: OperatorOptions): Operator {
     clock,
     on: {
       pod: (c) => {
+        // A status report changes nothing reconcile reads: no reconcile (cached-pod.ts).
+        if (c.type === 'updated' && c.old && sameForReconcile(c.old, c.object)) return;
         // Only watch events count towards detection latency; a (re)list is not a new pod.
         // Followers keep no such memory: it would only grow, and be stale when they take over.
         if (manager.isLeader() && (!c.fromList || c.type === 'deleted'))

@@ -7,7 +7,7 @@ import {
   ANNOTATION_RECORDED_UID,
   ANNOTATION_VIOLATIONS,
 } from '../../api/constants.ts';
-import { asObject } from '../../base/json.ts';
+import { asObject, jsonEqual } from '../../base/json.ts';
 import type { PodView } from '../../engine/pod.ts';
 import { readByRules } from '../../engine/rules/pod-security/annotation-keys.ts';
 import { sanitizePod } from '../../engine/sanitize.ts';
@@ -19,6 +19,20 @@ export interface CachedPod {
   /** Fields the sanitizer cut (input.oversized). */
   truncated: string[];
   phase?: string;
+}
+
+/**
+ * Does an update change nothing reconcile reads? Most events of a pod are the kubelet's status
+ * reports (conditions, IPs, container states) and the pod's resourceVersion: the cached pod is
+ * then the same but for the version, and a reconcile would find everything as it left it. Only
+ * the newer object is stored; the key is not queued again. Cheap on a cache that shares values:
+ * unchanged spec fields, labels and owners are the very same objects.
+ */
+export function sameForReconcile(a: CachedPod, b: CachedPod): boolean {
+  if (a.phase !== b.phase || !jsonEqual(a.truncated, b.truncated)) return false;
+  const { resourceVersion: _a, ...ma } = a.view.metadata;
+  const { resourceVersion: _b, ...mb } = b.view.metadata;
+  return jsonEqual(ma, mb) && jsonEqual({ ...a.view, metadata: 0 }, { ...b.view, metadata: 0 });
 }
 
 /** Rule-read annotations kept per pod (one seccomp/AppArmor key per container is plenty). */

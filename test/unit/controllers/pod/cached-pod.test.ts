@@ -8,7 +8,9 @@ import {
   MAX_RULE_ANNOTATIONS,
   MAX_RULE_ANNOTATION_LENGTH,
   cachedPod,
+  sameForReconcile,
 } from '../../../../src/controllers/pod/cached-pod.ts';
+import { SharedValues } from '../../../../src/controllers/pod/shared-values.ts';
 import { podJson } from '../../builders.ts';
 
 const SECCOMP = 'container.seccomp.security.alpha.kubernetes.io/app';
@@ -80,5 +82,35 @@ describe('cached pod: what the pod cache keeps', () => {
     );
     expect(long?.truncated).to.deep.equal([`metadata.annotations[${SECCOMP}]`]);
     expect(long?.view.metadata.annotations[SECCOMP]).to.have.length(MAX_RULE_ANNOTATION_LENGTH);
+  });
+
+  it('an update is worth a reconcile only if it changes what reconcile reads', () => {
+    const shared = new SharedValues();
+    const spec = {
+      containers: [{ name: 'app', image: 'i', securityContext: { privileged: true } }],
+    };
+    const at = (meta: Record<string, unknown>, status: Record<string, unknown> = {}, s = spec) =>
+      cachedPod({ ...podJson(s, { uid: 'u1', resourceVersion: '1', ...meta }), status }, shared)!;
+    const before = at({}, { phase: 'Pending' });
+    // The kubelet's report: new version, conditions and IPs, the same phase.
+    const report = at(
+      { resourceVersion: '2' },
+      { phase: 'Pending', podIP: '10.0.0.9', conditions: [{ type: 'Ready' }] },
+    );
+    expect(sameForReconcile(before, report)).to.equal(true);
+    // Each of these is read: the phase, a label, the record, the node, a deletion, the spec.
+    for (const changed of [
+      at({}, { phase: 'Running' }),
+      at({ labels: { app: 'x' } }, { phase: 'Pending' }),
+      at({ annotations: { [ANNOTATION_VIOLATIONS]: '[]' } }, { phase: 'Pending' }),
+      at({ deletionTimestamp: '2026-12-04T10:00:00Z' }, { phase: 'Pending' }),
+      at({}, { phase: 'Pending' }, { ...spec, nodeName: 'worker-1' } as typeof spec),
+      at(
+        {},
+        { phase: 'Pending' },
+        { containers: [{ name: 'app', image: 'j', securityContext: { privileged: true } }] },
+      ),
+    ])
+      expect(sameForReconcile(before, changed)).to.equal(false);
   });
 });
