@@ -39,3 +39,12 @@ export type ReconcileOutcome = 'success' | 'requeue_after' | 'error' | 'terminal
 export interface ReconcileMetrics {
   observe(seconds: number, outcome: ReconcileOutcome): void;
 }
+
+/**
+ * How long a failure asks to wait before the next try, if it says (an API error carrying the
+ * server's Retry-After, in seconds): the runner then retries no sooner.
+ */
+export function retryAfterMs(err: unknown): number {
+  const s = (err as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+  return typeof s === 'number' && Number.isFinite(s) && s > 0 ? s * 1000 : 0;
+}

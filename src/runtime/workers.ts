@@ -9,7 +9,7 @@ import type {
   ReconcileOutcome,
   ReconcileResult,
 } from './reconcile.ts';
-import { TerminalError } from './reconcile.ts';
+import { TerminalError, retryAfterMs } from './reconcile.ts';
 import type { WorkQueue } from './workqueue.ts';
 
 export { TerminalError } from './reconcile.ts';
@@ -162,11 +162,13 @@ function failed<K extends string>(r: Runner<K>, key: K, err: unknown): void {
     });
     return;
   }
-  queue.addRateLimited(key);
+  const wait = retryAfterMs(err);
+  queue.addRateLimited(key, wait);
   safeLog(log, 'warn', 'reconcile failed; will retry', {
     key,
     retries: retries + 1,
     error: describe(err),
+    ...(wait > 0 ? { retryAfterMs: wait } : {}),
   });
 }
 

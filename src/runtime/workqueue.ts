@@ -86,11 +86,17 @@ export class WorkQueue<K extends string = string> {
     this.delayed.set(key, { readyAt, timer });
   }
 
-  addRateLimited(key: K): void {
+  /**
+   * Queues the key again after its backoff, or after `atLeastMs` when that is longer (the API
+   * server's Retry-After: a throttled write retried sooner only meets another 429). Capped at the
+   * backoff's maximum, so no server header can park a key for longer.
+   */
+  addRateLimited(key: K, atLeastMs = 0): void {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
     this.metrics?.retry();
-    this.addAfter(key, backoffDelay(failures, this.baseDelayMs, this.maxDelayMs));
+    const backoff = backoffDelay(failures, this.baseDelayMs, this.maxDelayMs);
+    this.addAfter(key, Math.min(this.maxDelayMs, Math.max(backoff, atLeastMs)));
   }
 
   forget(key: K): void {

@@ -73,6 +73,30 @@ describe('runWorkers', () => {
     await done;
   });
 
+  it("waits the server's Retry-After before retrying a throttled reconcile", async () => {
+    const { timers, queue, log } = setup();
+    let calls = 0;
+    const done = runWorkers(
+      queue,
+      1,
+      async () => {
+        calls++;
+        // What the client throws for a 429 with Retry-After: 2.
+        if (calls === 1)
+          throw Object.assign(new Error('429 TooManyRequests'), { retryAfterSeconds: 2 });
+      },
+      log,
+    );
+    queue.add('a');
+    await flush();
+    await timers.run(1999);
+    expect(calls).to.equal(1); // not at the 5 ms backoff
+    await timers.run(1);
+    expect(calls).to.equal(2);
+    queue.shutDown();
+    await done;
+  });
+
   it('does not retry a TerminalError', async () => {
     const { timers, queue, log } = setup();
     let calls = 0;
