@@ -22,8 +22,10 @@ import {
 
 interface Connection {
   kc: KubeConfig;
-  /** Built on first use from the TLS material applyToHTTPSOptions reads. */
+  /** Built on first use from the TLS material applyToHTTPSOptions reads: requests. */
   agent?: http.Agent;
+  /** Watches: each holds its socket for minutes, so they never wait behind requests. */
+  watchAgent?: http.Agent;
 }
 
 interface Exchange {
@@ -47,12 +49,21 @@ export class KubeClient implements KubeApi {
   #userAgent: string;
   #log: Log;
   #conn: Connection;
+  #maxSockets: number;
 
-  /** `load` builds a fresh KubeConfig; called now and again on a 401 (then the request is retried once). */
-  constructor(load: () => KubeConfig, opts: { userAgent?: string; log?: Log } = {}) {
+  /**
+   * `load` builds a fresh KubeConfig; called now and again on a 401 (then the request is retried
+   * once). `maxSockets` bounds the connections requests use at once (HTTP/1.1 needs one per
+   * request in flight; beyond it they wait in order); watches are not counted. Default: no bound.
+   */
+  constructor(
+    load: () => KubeConfig,
+    opts: { userAgent?: string; log?: Log; maxSockets?: number } = {},
+  ) {
     this.#load = load;
     this.#userAgent = opts.userAgent ?? `deployguard/${VERSION_STRING}`;
     this.#log = opts.log ?? stderrLog;
+    this.#maxSockets = opts.maxSockets ?? Infinity;
     this.#conn = { kc: load() };
   }
 
@@ -141,6 +152,7 @@ export class KubeClient implements KubeApi {
     path: string,
     query: Query | undefined,
     headers: Record<string, string>,
+    stream: boolean,
   ): Promise<{ url: URL; options: https.RequestOptions; transport: typeof https | typeof http }> {
     const cluster = conn.kc.getCurrentCluster();
     if (!cluster) throw ApiError.transport('ConfigError', 'no current cluster', verb, path);
@@ -157,25 +169,30 @@ export class KubeClient implements KubeApi {
     }
     const isHttp = url.protocol === 'http:';
     // A proxy needs client-node's proxy agent; otherwise our own, with keep-alive (theirs has none).
-    conn.agent ??= cluster.proxyUrl
-      ? (tls.agent as http.Agent)
-      : isHttp
-        ? new http.Agent({ keepAlive: true })
-        : new https.Agent({
-            keepAlive: true,
-            ca: tls.ca,
-            cert: tls.cert,
-            key: tls.key,
-            pfx: tls.pfx,
-            passphrase: tls.passphrase,
-            servername: tls.servername,
-            ...(tls.rejectUnauthorized === undefined
-              ? {}
-              : { rejectUnauthorized: tls.rejectUnauthorized }),
-          });
+    const agent = (maxSockets: number): http.Agent =>
+      cluster.proxyUrl
+        ? (tls.agent as http.Agent)
+        : isHttp
+          ? new http.Agent({ keepAlive: true, maxSockets })
+          : new https.Agent({
+              keepAlive: true,
+              maxSockets,
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              pfx: tls.pfx,
+              passphrase: tls.passphrase,
+              servername: tls.servername,
+              ...(tls.rejectUnauthorized === undefined
+                ? {}
+                : { rejectUnauthorized: tls.rejectUnauthorized }),
+            });
+    const chosen = stream
+      ? (conn.watchAgent ??= agent(Infinity))
+      : (conn.agent ??= agent(this.#maxSockets));
     const options: https.RequestOptions = {
       method: verb,
-      agent: conn.agent,
+      agent: chosen,
       headers: {
         ...(tls.headers as Record<string, string>),
         Accept: 'application/json',
@@ -206,7 +223,14 @@ export class KubeClient implements KubeApi {
   ): Promise<Exchange> {
     const label = o.stream ? 'WATCH' : verb;
     if (o.signal?.aborted) throw aborted(label, path);
-    const { url, options, transport } = await this.#prepare(conn, verb, path, query, o.headers);
+    const { url, options, transport } = await this.#prepare(
+      conn,
+      verb,
+      path,
+      query,
+      o.headers,
+      o.stream,
+    );
     return new Promise<Exchange>((resolve, reject) => {
       let settled = false;
       const settle = (err: ApiError | undefined, value?: Exchange): void => {

@@ -42,6 +42,10 @@ import { policyReportsTask } from './policy-reports-task.ts';
 export interface OperatorOptions {
   config: Readonly<Config>;
   api: KubeApi;
+  /** For the Lease alone (a pool of its own: renewals never wait behind writes); default `api`. */
+  leaseApi?: KubeApi;
+  /** For Events alone (a burst of them never holds back a record); default `api`. */
+  eventsApi?: KubeApi;
   log: Log;
   metrics: Metrics;
   /** Where the Lease lives and which namespace is always protected. */
@@ -67,7 +71,7 @@ export function buildOperator(o: OperatorOptions): Operator {
     election: config.leaderElect
       ? (hooks) =>
           new LeaderElector({
-            api: o.api,
+            api: o.leaseApi ?? o.api,
             namespace: o.namespace,
             name: config.leaderElectionId,
             identity: config.identity,
@@ -100,7 +104,7 @@ export function buildOperator(o: OperatorOptions): Operator {
   });
   const status = new PolicyStatusBook({ api, clock });
   const events = new EventRecorder({
-    api,
+    api: o.eventsApi ?? api,
     instance: config.identity,
     clock,
     log: log.child({ component: 'events' }),

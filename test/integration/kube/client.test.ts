@@ -56,4 +56,43 @@ describe('kube: the HTTP client on the real API server', function () {
     // heap at that size); kept, the buffers show here many times over the bound.
     expect(kept / MiB, `MiB kept after 24 concurrent 2 MB LISTs`).to.be.below(16);
   });
+
+  // One connection per request in flight, unbounded, was 134 TLS sockets after a cold start.
+  it('opens at most maxSockets connections for requests, and a watch never waits behind them', async () => {
+    const ns = await freshNamespace('dg-client');
+    // Sockets in use (idle pooled ones are unreferenced, and not listed).
+    const sockets = () =>
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    const api = new KubeClient(() => loadKubeConfig(), { log: silentLog, maxSockets: 2 });
+    const watching = new AbortController();
+    let sawPod = false;
+    const watch = api.watch(`/api/v1/namespaces/${ns}/pods`, {}, () => (sawPod = true), {
+      signal: watching.signal,
+      inactivityMs: 60_000,
+    });
+    watch.catch(() => undefined);
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, sockets() - before)), 2);
+    // 24 LISTs at once, and a create that the watch must show while they are under way.
+    const lists = Array.from({ length: 24 }, () =>
+      api.request('GET', '/api/v1/configmaps', { query: { limit: '500' } }),
+    );
+    const created = kubectl([
+      'run',
+      'p',
+      '-n',
+      ns,
+      '--image=registry.example.com/app:1.0',
+      '--restart=Never',
+    ]);
+    await Promise.all(lists);
+    clearInterval(sampler);
+    await created;
+    for (let i = 0; i < 50 && !sawPod; i++) await new Promise((r) => setTimeout(r, 100));
+    watching.abort();
+    expect(sawPod).to.equal(true);
+    // Two for the requests and one for the watch (kubectl is another process).
+    expect(peak).to.be.within(2, 3);
+  });
 });
