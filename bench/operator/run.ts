@@ -22,6 +22,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { KubeClient } from '../../src/kube/client.ts';
+import { errorMessage } from '../../src/base/log.ts';
 import { VERSION_STRING } from '../../src/version.ts';
 import {
   clusterDir,
@@ -421,7 +422,18 @@ function fullObjectCache(): Promise<{ pods: number; heapBytes: number; rssBytes:
   });
 }
 
-async function sizePhases(api: KubeClient, own: string, kubeconfig: string): Promise<SizeResult[]> {
+/** A size the harness could not bring up or measure: reported as a miss, the rest kept. */
+interface SizeFailure {
+  pods: number;
+  error: string;
+}
+
+async function sizePhases(
+  api: KubeClient,
+  own: string,
+  kubeconfig: string,
+  failures: SizeFailure[],
+): Promise<SizeResult[]> {
   if (SIZES.length === 0) return [];
   const ns = await freshNamespace('dg-bench-size');
   await kubectl(['create', 'serviceaccount', 'api', '-n', ns]);
@@ -430,11 +442,20 @@ async function sizePhases(api: KubeClient, own: string, kubeconfig: string): Pro
   let base: Sample | undefined;
   try {
     for (const size of [...SIZES].sort((a, b) => a - b)) {
-      const t = now();
-      await growTo(api, ns, own, size);
-      console.error(`${size} pods running in ${Math.round(now() - t)} ms`);
-      const s = await measure(api, own, kubeconfig, 1);
-      const full = await fullObjectCache();
+      let s: Sample;
+      let full: Awaited<ReturnType<typeof fullObjectCache>>;
+      try {
+        const t = now();
+        await growTo(api, ns, own, size);
+        console.error(`${size} pods running in ${Math.round(now() - t)} ms`);
+        s = await measure(api, own, kubeconfig, 1);
+        full = await fullObjectCache();
+      } catch (err) {
+        // What the smaller sizes and the rates measured is kept; a larger size would fail alike.
+        failures.push({ pods: size, error: errorMessage(err) });
+        console.error(`size ${size} failed: ${errorMessage(err)}`);
+        break;
+      }
       base ??= s;
       results.push({
         ...s,
@@ -462,8 +483,10 @@ async function sizePhases(api: KubeClient, own: string, kubeconfig: string): Pro
   return results;
 }
 
-function targets(rates: RateResult[], sizes: SizeResult[]): string[] {
-  const misses: (string | false)[] = [];
+function targets(rates: RateResult[], sizes: SizeResult[], failures: SizeFailure[]): string[] {
+  const misses: (string | false)[] = failures.map(
+    (f) => `${f.pods} pods: not measured (${f.error})`,
+  );
   for (const r of rates) {
     const at = `${r.rate} pods/s (${Math.round(r.violatingShare * 100)} % violating)`;
     misses.push(r.missed > 0 && `${at}: ${r.missed} violating pods never recorded`);
@@ -523,7 +546,7 @@ function targets(rates: RateResult[], sizes: SizeResult[]): string[] {
   return misses.filter((m): m is string => typeof m === 'string');
 }
 
-function tables(rates: RateResult[], sizes: SizeResult[]): string {
+function tables(rates: RateResult[], sizes: SizeResult[], failures: SizeFailure[]): string {
   const lines = [
     '| rate | violating | latency p50 / p95 / p99 | PATCH p50 / p99 | beyond PATCH p50 / p99 | ratio p50 / p99 | missed / dup | CPU/1k events (x bare) | cores: operator (main) / apiserver / etcd / machine |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -532,7 +555,7 @@ function tables(rates: RateResult[], sizes: SizeResult[]): string {
         `| ${r.rate}/s | ${Math.round(r.violatingShare * 100)} % | ${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99} ms | ${r.patchMs.p50} / ${r.patchMs.p99} ms | ${r.overBeyondPatchMs.p50} / ${r.overBeyondPatchMs.p99} ms | ${r.ratioToPatch.p50} / ${r.ratioToPatch.p99} | ${r.missed} / ${r.duplicateRecords} | ${r.cpuMsPer1kEvents.operator} ms (${r.cpuMsPer1kEvents.ratio}x) | ${r.cores.operator} (${r.cores.operatorMainThread}) / ${r.cores.apiServer} / ${r.cores.etcd} / ${r.cores.machine} |`,
     ),
   ];
-  if (sizes.length > 0)
+  if (sizes.length + failures.length > 0)
     lines.push(
       '',
       '| pods | ready / all judged (x LIST) | RSS settled / peak | heap retained | heap per pod (whole objects) |',
@@ -541,6 +564,7 @@ function tables(rates: RateResult[], sizes: SizeResult[]): string {
         (s) =>
           `| ${s.pods} | ${s.readyMs} / ${s.allJudgedMs} ms (${s.readyOverList}x / ${s.allJudgedOverList}x of ${s.listMs} ms) | ${s.rssMiB} / ${s.rssPeakMiB} MiB | ${s.mainHeapUsedMiB} MiB | ${s.heapBytesPerPod ?? '-'} B (${s.fullObjectHeapBytesPerPod} B) |`,
       ),
+      ...failures.map((f) => `| ${f.pods} | not measured: ${f.error} | | | |`),
     );
   return lines.join('\n');
 }
@@ -583,6 +607,7 @@ async function main(): Promise<number> {
   const prober = new PatchProber(api, `/api/v1/namespaces/${probeNs}/pods/probe`);
   const rates: RateResult[] = [];
   let sizes: SizeResult[];
+  const sizeFailures: SizeFailure[] = [];
   const load0 = loadavg();
   try {
     await watch.ready;
@@ -610,7 +635,7 @@ async function main(): Promise<number> {
       r.events = { ...t, accounted: t.podsWithEvent + t.heldBack };
       await kubectl(['delete', 'namespace', r.namespace, '--wait=false']);
     }
-    sizes = await sizePhases(api, own, kubeconfig);
+    sizes = await sizePhases(api, own, kubeconfig, sizeFailures);
   } finally {
     await prober.stop();
     watch.stop();
@@ -647,12 +672,13 @@ async function main(): Promise<number> {
     },
     rates,
     sizes,
+    sizeFailures,
   };
   await mkdir(dirname(RESULTS), { recursive: true });
   await writeFile(RESULTS, JSON.stringify(results, null, 2) + '\n');
-  console.log(tables(rates, sizes));
+  console.log(tables(rates, sizes, sizeFailures));
   console.log(`\nresults: ${RESULTS}`);
-  const misses = targets(rates, sizes);
+  const misses = targets(rates, sizes, sizeFailures);
   for (const m of misses) console.error(`MISSED: ${m}`);
   if (misses.length === 0) console.log('every target held');
   return misses.length === 0 ? 0 : 1;

@@ -174,18 +174,30 @@ export async function growTo(
       }
     }),
   );
+  // Counted 500 a page, as the API server serves a large list without a timeout: one GET of
+  // 50,000 pods on a busy server outran the client's 30 s. A 50,000-pod namespace takes the
+  // ReplicaSet controller and the scheduler 15-20 minutes here, so the wait grows with the size.
   await waitFor(
     `${size} pods running in ${ns}`,
-    async () => {
-      const l = await api.request<{ items: { status?: { phase?: string } }[] }>(
-        'GET',
-        `/api/v1/namespaces/${ns}/pods`,
-      );
-      return l.items.filter((p) => p.status?.phase === 'Running').length >= size;
-    },
-    15 * 60_000,
-    3000,
+    async () => (await countPods(api, ns, 'status.phase=Running')) >= size,
+    Math.max(15 * 60_000, size * 40),
+    Math.max(3000, size / 5),
   );
+}
+
+async function countPods(api: KubeClient, ns: string, fieldSelector: string): Promise<number> {
+  let cont: string | undefined;
+  let n = 0;
+  do {
+    const page = await api.request<{ items: unknown[]; metadata: { continue?: string } }>(
+      'GET',
+      `/api/v1/namespaces/${ns}/pods`,
+      { query: { limit: '500', fieldSelector, ...(cont ? { continue: cont } : {}) } },
+    );
+    n += page.items.length;
+    cont = page.metadata.continue || undefined;
+  } while (cont);
+  return n;
 }
 
 /** The API server's own cold start: every pod in the cluster, 500 a page, as kubectl get -A. */
