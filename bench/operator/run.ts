@@ -483,7 +483,26 @@ async function sizePhases(
   return results;
 }
 
-function targets(rates: RateResult[], sizes: SizeResult[], failures: SizeFailure[]): string[] {
+/**
+ * The latency target holds "until kube-apiserver saturates first": the machine's cores are spent,
+ * the operator uses a fraction of one, and the API server's own delay from a create to a watch
+ * (which every record waits for again on its way back) is as long as all the operator adds
+ * beyond a PATCH.
+ */
+function apiServerFirst(r: RateResult): boolean {
+  return (
+    r.cores.machine >= 0.9 * cpus().length &&
+    r.cores.operator < 0.5 &&
+    r.createToWatchMs.p99 >= r.overBeyondPatchMs.p99
+  );
+}
+
+function targets(
+  rates: RateResult[],
+  sizes: SizeResult[],
+  failures: SizeFailure[],
+  saturated: string[],
+): string[] {
   const misses: (string | false)[] = failures.map(
     (f) => `${f.pods} pods: not measured (${f.error})`,
   );
@@ -517,11 +536,11 @@ function targets(rates: RateResult[], sizes: SizeResult[], failures: SizeFailure
         (r.overBeyondPatchMs.p50 > 2 || r.overBeyondPatchMs.p99 > 10) &&
           `${at}: ${r.overBeyondPatchMs.p50} / ${r.overBeyondPatchMs.p99} ms beyond a PATCH at p50 / p99 (targets 2 / 10 ms)`,
       );
-    if (r.rate >= 100)
-      misses.push(
-        r.ratioToPatch.p99 > 2 &&
-          `${at}: latency p99 ${r.ratioToPatch.p99}x the PATCH p99 (target 2x; kube-apiserver ${r.cores.apiServer} cores, operator ${r.cores.operator}, machine ${r.cores.machine} of ${cpus().length})`,
-      );
+    if (r.rate >= 100 && r.ratioToPatch.p99 > 2) {
+      const why = `latency p99 ${r.ratioToPatch.p99}x the PATCH p99 (target 2x; kube-apiserver ${r.cores.apiServer} cores, operator ${r.cores.operator}, machine ${r.cores.machine} of ${cpus().length}; the API server's own create-to-watch p99 ${r.createToWatchMs.p99} ms, the operator's beyond a PATCH ${r.overBeyondPatchMs.p99} ms)`;
+      if (apiServerFirst(r)) saturated.push(`${at}: ${why}`);
+      else misses.push(`${at}: ${why}`);
+    }
   }
   const largest = sizes[sizes.length - 1];
   if (largest && largest.pods >= 50_000) {
@@ -547,12 +566,14 @@ function targets(rates: RateResult[], sizes: SizeResult[], failures: SizeFailure
 }
 
 function tables(rates: RateResult[], sizes: SizeResult[], failures: SizeFailure[]): string {
+  // No violating pod in the window: no latency to show.
+  const f = (x: number | null) => (x !== null && Number.isFinite(x) ? x : '-');
   const lines = [
-    '| rate | violating | latency p50 / p95 / p99 | PATCH p50 / p99 | beyond PATCH p50 / p99 | ratio p50 / p99 | missed / dup | CPU/1k events (x bare) | cores: operator (main) / apiserver / etcd / machine |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| rate | violating | latency p50 / p95 / p99 | PATCH p50 / p99 | beyond PATCH p50 / p99 | ratio p50 / p99 | API server create→watch p50 / p99 | missed / dup | CPU/1k events (x bare) | cores: operator (main) / apiserver / etcd / machine |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rates.map(
       (r) =>
-        `| ${r.rate}/s | ${Math.round(r.violatingShare * 100)} % | ${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.p99} ms | ${r.patchMs.p50} / ${r.patchMs.p99} ms | ${r.overBeyondPatchMs.p50} / ${r.overBeyondPatchMs.p99} ms | ${r.ratioToPatch.p50} / ${r.ratioToPatch.p99} | ${r.missed} / ${r.duplicateRecords} | ${r.cpuMsPer1kEvents.operator} ms (${r.cpuMsPer1kEvents.ratio}x) | ${r.cores.operator} (${r.cores.operatorMainThread}) / ${r.cores.apiServer} / ${r.cores.etcd} / ${r.cores.machine} |`,
+        `| ${r.rate}/s | ${Math.round(r.violatingShare * 100)} % | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p95)} / ${f(r.latencyMs.p99)} ms | ${r.patchMs.p50} / ${r.patchMs.p99} ms | ${f(r.overBeyondPatchMs.p50)} / ${f(r.overBeyondPatchMs.p99)} ms | ${f(r.ratioToPatch.p50)} / ${f(r.ratioToPatch.p99)} | ${r.createToWatchMs.p50} / ${r.createToWatchMs.p99} ms | ${r.missed} / ${r.duplicateRecords} | ${r.cpuMsPer1kEvents.operator} ms (${r.cpuMsPer1kEvents.ratio}x) | ${r.cores.operator} (${r.cores.operatorMainThread}) / ${r.cores.apiServer} / ${r.cores.etcd} / ${r.cores.machine} |`,
     ),
   ];
   if (sizes.length + failures.length > 0)
@@ -652,6 +673,8 @@ async function main(): Promise<number> {
   const versions = JSON.parse((await kubectl(['version', '-o', 'json'])).stdout) as {
     serverVersion?: { gitVersion?: string };
   };
+  const saturated: string[] = [];
+  const misses = targets(rates, sizes, sizeFailures, saturated);
   const results = {
     command: 'make bench-operator',
     env: {
@@ -673,12 +696,14 @@ async function main(): Promise<number> {
     rates,
     sizes,
     sizeFailures,
+    missed: misses,
+    apiServerFirst: saturated,
   };
   await mkdir(dirname(RESULTS), { recursive: true });
   await writeFile(RESULTS, JSON.stringify(results, null, 2) + '\n');
   console.log(tables(rates, sizes, sizeFailures));
   console.log(`\nresults: ${RESULTS}`);
-  const misses = targets(rates, sizes, sizeFailures);
+  for (const m of saturated) console.log(`API SERVER FIRST: ${m}`);
   for (const m of misses) console.error(`MISSED: ${m}`);
   if (misses.length === 0) console.log('every target held');
   return misses.length === 0 ? 0 : 1;
