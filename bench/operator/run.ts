@@ -221,21 +221,26 @@ async function tallyEvents(api: KubeClient, ns: string): Promise<EventTally> {
 }
 
 async function deletePods(api: KubeClient, ns: string): Promise<void> {
-  // The API server deletes a collection one pod at a time before it answers: 4,000 pods took
-  // longer than the client's default 30 s on this machine.
-  await api.request('DELETE', `/api/v1/namespaces/${ns}/pods`, {
-    query: { gracePeriodSeconds: '0' },
-    timeoutMs: 5 * 60_000,
-  });
+  // The API server deletes a collection one pod at a time before it answers, and ends a request
+  // at its own --request-timeout (60 s): 4,000 pods outran the client's default 30 s, and once the
+  // server's 60 s (the connection was reset). So the DELETE is sent again until no pod is left.
   await waitFor(
     `pods of ${ns} gone`,
-    async () =>
-      (
-        await api.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${ns}/pods`, {
-          query: { limit: '1' },
-        })
-      ).items.length === 0,
-    5 * 60_000,
+    async () => {
+      try {
+        await api.request('DELETE', `/api/v1/namespaces/${ns}/pods`, {
+          query: { gracePeriodSeconds: '0' },
+          timeoutMs: 5 * 60_000,
+        });
+      } catch (err) {
+        console.error(`DELETE of the pods of ${ns} (sent again): ${errorMessage(err)}`);
+      }
+      const left = await api.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${ns}/pods`, {
+        query: { limit: '1' },
+      });
+      return left.items.length === 0;
+    },
+    10 * 60_000,
     1000,
   );
 }
