@@ -18,7 +18,11 @@ interface Entry {
   /** The policies list judged against, by identity (it changes whenever a policy does). */
   policies: readonly CompiledPolicy[];
   digest: string;
-  verdict: Promise<Evaluation>;
+  /**
+   * The evaluation in flight, then what it found: one settled value per pod instead of a promise
+   * and its arrays, and one shared empty verdict for every clean pod.
+   */
+  verdict: Promise<Evaluation> | Evaluation;
   /** Violations and errors the verdict holds, once known: what keeping it costs. */
   size: number;
 }
@@ -57,7 +61,8 @@ export class VerdictCache implements PodEvaluator {
     if (!uid || !timeless(pod, ctx)) return this.#inner.evaluate(pod, policies, ctx);
     const digest = digestOf(pod, ctx, labelKeysOf(policies));
     const known = this.#entries.get(uid);
-    if (known && known.policies === policies && known.digest === digest) return known.verdict;
+    if (known && known.policies === policies && known.digest === digest)
+      return known.verdict instanceof Promise ? known.verdict : Promise.resolve(known.verdict);
     const verdict = this.#inner.evaluate(pod, policies, ctx);
     const entry: Entry = { policies, digest, verdict, size: 0 };
     this.#drop(uid);
@@ -70,6 +75,7 @@ export class VerdictCache implements PodEvaluator {
       (e) => {
         if (this.#entries.get(uid) !== entry) return;
         entry.size = e.violations.length + e.errors.length;
+        entry.verdict = entry.size === 0 ? NO_FINDINGS : e;
         this.#findings += entry.size;
         // Over budget: the oldest verdicts go first (they are judged again if asked).
         for (const old of this.#entries.keys()) {
@@ -97,6 +103,11 @@ export class VerdictCache implements PodEvaluator {
     return this.#inner.close();
   }
 }
+
+const NO_FINDINGS: Evaluation = Object.freeze({
+  violations: Object.freeze([]) as unknown as Evaluation['violations'],
+  errors: Object.freeze([]) as unknown as Evaluation['errors'],
+});
 
 /** Is the verdict independent of ctx.now? Only schedule windows read it, through this fallback. */
 function timeless(pod: PodView, ctx: EvaluationContext): boolean {

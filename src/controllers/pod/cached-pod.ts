@@ -8,7 +8,7 @@ import {
   ANNOTATION_VIOLATIONS,
 } from '../../api/constants.ts';
 import { asObject, jsonEqual } from '../../base/json.ts';
-import type { PodView } from '../../engine/pod.ts';
+import type { PodView, Volume } from '../../engine/pod.ts';
 import { readByRules } from '../../engine/rules/pod-security/annotation-keys.ts';
 import { sanitizePod } from '../../engine/sanitize.ts';
 import { MAX_RECORD_LENGTH } from './annotation-codec.ts';
@@ -65,15 +65,55 @@ export function cachedPod(raw: unknown, shared?: SharedValues): CachedPod | unde
   );
   const view = { ...s.pod, metadata: { ...s.pod.metadata } };
   view.metadata.annotations = keptAnnotations(s.pod.metadata.annotations, truncated);
-  if (shared) {
-    const spec: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(s.pod.spec)) spec[k] = shared.share(v);
-    view.spec = spec as unknown as PodView['spec'];
-    view.metadata.labels = shared.share(view.metadata.labels);
-    view.metadata.ownerReferences = shared.share(view.metadata.ownerReferences);
+  if (!shared) return { view, truncated, phase: typeof phase === 'string' ? phase : undefined };
+  // The sanitizer made this spec for this pod alone: its values are swapped for shared ones in
+  // place (a spec rebuilt key by key spilled its fields into a second array, 100 bytes a pod).
+  const spec = s.pod.spec as unknown as Record<string, unknown>;
+  for (const k of Object.keys(spec)) {
+    const v = spec[k];
+    spec[k] =
+      k === 'volumes'
+        ? sharedVolumes(s.pod.spec.volumes, shared)
+        : typeof v === 'string'
+          ? shared.text(v)
+          : shared.share(v);
   }
-  return { view, truncated, phase: typeof phase === 'string' ? phase : undefined };
+  const m = view.metadata;
+  m.namespace = shared.text(m.namespace);
+  m.creationTimestamp = shared.text(m.creationTimestamp);
+  // The sanitizer made the source for this pod too.
+  (view.source as { namespace: string }).namespace = m.namespace;
+  m.labels = shared.share(m.labels);
+  view.metadata.ownerReferences = shared.share(view.metadata.ownerReferences);
+  // Most pods keep no annotation and have nothing cut: one frozen empty value for all of them.
+  if (Object.keys(view.metadata.annotations).length === 0) view.metadata.annotations = NONE;
+  return {
+    view,
+    truncated: truncated.length === 0 ? NOTHING_CUT : truncated,
+    phase: typeof phase === 'string' ? phase : undefined,
+  };
 }
+
+/**
+ * The ServiceAccount admission adds a token volume named kube-api-access-<5 random characters> to
+ * every pod that mounts its token: no two pods' volume lists are alike, so the list is kept per
+ * pod, each volume shared, and the token volume (unique by its name alone, shared it would cost
+ * a pool entry per pod) per pod around a shared description of its sources.
+ */
+const TOKEN_VOLUME = /^kube-api-access-[a-z0-9]{5}$/;
+
+function sharedVolumes(volumes: readonly Volume[], shared: SharedValues): Volume[] {
+  return Object.freeze(
+    volumes.map((v) =>
+      TOKEN_VOLUME.test(v.name) && v.hostPath === undefined
+        ? Object.freeze({ ...v, sources: shared.share(v.sources) })
+        : shared.share(v),
+    ),
+  ) as Volume[];
+}
+
+const NONE: Record<string, string> = Object.freeze({});
+const NOTHING_CUT: string[] = Object.freeze([]) as unknown as string[];
 
 /**
  * The annotations a rule reads (bounded: beyond the bounds the pod is input.oversized, as for any

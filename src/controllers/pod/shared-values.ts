@@ -25,11 +25,30 @@ export class SharedValues {
     return value;
   }
 
+  readonly #texts = new Map<string, string>();
+
+  /**
+   * One copy of a short string many pods hold (their namespace, node, creation second, service
+   * account). Strings can't be held weakly, so the table is bounded and starts over when full:
+   * at worst a string is kept twice.
+   */
+  text<T extends string | undefined>(value: T): T {
+    if (value === undefined || value.length > MAX_TEXT_LENGTH) return value;
+    const known = this.#texts.get(value);
+    if (known !== undefined) return known as T;
+    if (this.#texts.size >= MAX_TEXTS) this.#texts.clear();
+    this.#texts.set(value, value);
+    return value;
+  }
+
   /** Distinct values held (some may be collected and not yet forgotten). */
   get size(): number {
     return this.#pool.size;
   }
 }
+
+const MAX_TEXTS = 10_000;
+const MAX_TEXT_LENGTH = 256;
 
 function deepFreeze(value: object): void {
   if (Object.isFrozen(value)) return;

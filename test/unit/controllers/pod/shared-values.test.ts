@@ -12,7 +12,11 @@ const replica = (name: string, node: string) =>
     {
       nodeName: node,
       containers: [{ name: 'app', image: 'registry.example.com/app:1.0', args: ['--port=80'] }],
-      volumes: [{ name: 'tmp', emptyDir: {} }],
+      // The token volume the ServiceAccount admission adds has a random name in every pod.
+      volumes: [
+        { name: 'tmp', emptyDir: {} },
+        { name: `kube-api-access-x${name.replace('-', '')}`, projected: { sources: [] } },
+      ],
     },
     {
       name,
@@ -36,7 +40,15 @@ describe('shared values: replicas keep one copy of what they have in common', ()
     const a = cachedPod(replica('api-1', 'node-1'), shared)?.view;
     const b = cachedPod(replica('api-2', 'node-2'), shared)?.view;
     expect(b?.spec.containers).to.equal(a?.spec.containers);
-    expect(b?.spec.volumes).to.equal(a?.spec.volumes);
+    // The list differs by the token volume's name; each volume the replicas have alike is shared.
+    expect(b?.spec.volumes[0]).to.equal(a?.spec.volumes[0]);
+    expect(b?.spec.volumes[1]?.name).to.equal('kube-api-access-xapi2');
+    expect(a?.spec.volumes[1]?.name).to.equal('kube-api-access-xapi1');
+    // The token volume is the pod's own but for what it is made of.
+    expect(b?.spec.volumes[1]).to.not.equal(a?.spec.volumes[1]);
+    expect(b?.spec.volumes[1]?.sources).to.equal(a?.spec.volumes[1]?.sources);
+    expect(Object.isFrozen(b?.spec.volumes[1])).to.equal(true);
+    expect(Object.isFrozen(b?.spec.volumes)).to.equal(true);
     expect(b?.metadata.labels).to.equal(a?.metadata.labels);
     expect(b?.metadata.ownerReferences).to.equal(a?.metadata.ownerReferences);
     expect(b?.spec.nodeName).to.equal('node-2');
@@ -64,6 +76,12 @@ describe('shared values: replicas keep one copy of what they have in common', ()
     }).to.throw(TypeError);
     expect(() => {
       (a?.metadata.labels as Record<string, string>).app = 'x';
+    }).to.throw(TypeError);
+    expect(() => {
+      (a?.spec.volumes as unknown[]).push({ name: 'host' });
+    }).to.throw(TypeError);
+    expect(() => {
+      (a?.metadata.annotations as Record<string, string>).x = 'y';
     }).to.throw(TypeError);
     expect(b?.spec.containers[0]?.image).to.equal('registry.example.com/app:1.0');
   });
