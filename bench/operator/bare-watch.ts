@@ -3,12 +3,17 @@
 // the cluster and JSON.parse of each line, nothing else. For pods of the benchmark's namespaces
 // it notes (on the shared wall clock) when it first saw each pod, when it first saw the
 // operator's record on it, and how many different records it saw (more than one is a duplicate
-// write). The parent asks for the event count at window edges and for the notes at the end, over
+// write). On the PATCH prober's pod it notes when it first saw each of the prober's writes: a
+// write's round trip plus the watch's delivery of it, the least any record takes to be seen. The
+// parent asks for the event count at window edges and for the notes at the end, over
 // the IPC channel: nothing is sent per event.
 import https from 'node:https';
 import { loadKubeConfig } from '../../test/integration/cluster.ts';
 
 const prefix = process.argv[2] ?? 'dg-bench-rate-';
+/** namespace/name of the PATCH prober's pod, and the annotation its writes count in. */
+const probe = process.argv[3];
+const PROBE_COUNT = 'bench.example/n';
 const RECORD = 'deployguard.dev/violations';
 const DETECTED = 'deployguard.dev/detected-at';
 
@@ -21,6 +26,8 @@ interface Seen {
   records?: string[];
 }
 const pods = new Map<string, Seen>();
+/** The prober's write number -> when this watch first saw it. */
+const probes = new Map<string, number>();
 let events = 0;
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -38,8 +45,13 @@ interface PodEvent {
 
 function onEvent(e: PodEvent, t: number): void {
   const m = e.object.metadata;
+  const key = `${m?.namespace}/${m?.name}`;
+  if (key === probe) {
+    const n = m?.annotations?.[PROBE_COUNT];
+    if (n !== undefined && !probes.has(n)) probes.set(n, t);
+    return;
+  }
   if (!m?.namespace?.startsWith(prefix) || e.type === 'DELETED') return;
-  const key = `${m.namespace}/${m.name}`;
   let s = pods.get(key);
   if (!s) pods.set(key, (s = { tb: t }));
   const record = m.annotations?.[RECORD];
@@ -104,6 +116,10 @@ watch();
 process.on('message', (m: { ask: string }) => {
   if (m.ask === 'events') process.send?.({ events });
   if (m.ask === 'pods') process.send?.({ pods: Object.fromEntries(pods) });
-  if (m.ask === 'forget') pods.clear();
+  if (m.ask === 'probes') process.send?.({ probes: Object.fromEntries(probes) });
+  if (m.ask === 'forget') {
+    pods.clear();
+    probes.clear();
+  }
 });
 process.send?.({ ready: true });
