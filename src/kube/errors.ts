@@ -119,6 +119,19 @@ export function isResourceVersionTooLarge(e: unknown): boolean {
   return /too large resource version/i.test(e.message);
 }
 
+/**
+ * The namespace is being deleted: the API server refuses anything new in it (403 with a cause
+ * whose reason is NamespaceTerminating, from its NamespaceLifecycle admission; checked against
+ * the real API server). Nothing there would last anyway.
+ */
+export function isNamespaceTerminating(e: unknown): boolean {
+  if (!(e instanceof ApiError) || e.status !== 403) return false;
+  const causes = asObject(e.body?.details)?.causes;
+  return (
+    Array.isArray(causes) && causes.some((c) => asObject(c)?.reason === 'NamespaceTerminating')
+  );
+}
+
 /** Our own AbortSignal fired (stop/shutdown), as opposed to a failure. */
 export function isAborted(e: unknown): boolean {
   if (e instanceof ApiError) return e.status === 0 && e.reason === 'Aborted';

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../base/clock.ts';
 import type { Log } from '../base/log.ts';
 import type { ObjectRef } from '../base/object-ref.ts';
 import { mergePatch, type KubeApi } from '../kube/api.ts';
+import { isNamespaceTerminating } from '../kube/errors.ts';
 import { eventsPath } from '../kube/paths.ts';
 import { rfc3339 } from '../kube/wire-time.ts';
 
@@ -147,13 +148,23 @@ export class EventRecorder implements EventSink {
     } catch (err) {
       // Not written: the next occurrence tries again.
       if (posted !== undefined) this.sent.delete(posted);
-      this.opts.log.warn('could not write event', {
+      this.unwritten(err, {
         reason: e.reason,
         kind: e.target.kind,
         namespace: e.target.namespace,
         error: (err as Error).message,
       });
     }
+  }
+
+  /**
+   * An Event the API server refused. Where the namespace is being deleted it refuses every new
+   * object: expected while a tenant's namespace goes with its pods, so not a warning.
+   */
+  private unwritten(err: unknown, meta: object): void {
+    if (isNamespaceTerminating(err))
+      this.opts.log.debug('event not written: its namespace is being deleted', meta);
+    else this.opts.log.warn('could not write event', meta);
   }
 
   private async post(e: EventSpec, name: string, namespace: string, t: number): Promise<void> {
@@ -212,7 +223,7 @@ export class EventRecorder implements EventSink {
       try {
         await this.post(e, `deployguard-held-back.${randomBytes(8).toString('hex')}`, namespace, t);
       } catch (err) {
-        this.opts.log.warn('could not write event', {
+        this.unwritten(err, {
           reason: e.reason,
           namespace,
           error: (err as Error).message,

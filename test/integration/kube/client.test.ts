@@ -4,7 +4,14 @@ import { setFlagsFromString } from 'node:v8';
 import { expect } from 'chai';
 import { silentLog } from '../../../src/base/log.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
-import { freshNamespace, kubectl, loadKubeConfig } from '../cluster.ts';
+import { isForbidden, isNamespaceTerminating } from '../../../src/kube/errors.ts';
+import {
+  freshNamespace,
+  kubectl,
+  loadKubeConfig,
+  serviceAccountKubeconfig,
+  waitFor,
+} from '../cluster.ts';
 
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
@@ -94,5 +101,71 @@ describe('kube: the HTTP client on the real API server', function () {
     expect(sawPod).to.equal(true);
     // Two for the requests and one for the watch (kubectl is another process).
     expect(peak).to.be.within(2, 3);
+  });
+
+  // The operator's Events for a tenant's pods meet this whenever the tenant deletes its
+  // namespace: expected, so not logged as a warning (report/events.ts).
+  it('tells a namespace being deleted from any other 403', async () => {
+    const ns = await freshNamespace('dg-terminating');
+    await kubectl(['create', 'configmap', 'hold', '-n', ns]);
+    // A finalizer keeps the namespace terminating until the test lets it go.
+    await kubectl([
+      'patch',
+      'configmap',
+      'hold',
+      '-n',
+      ns,
+      '-p',
+      '{"metadata":{"finalizers":["example.com/hold"]}}',
+    ]);
+    await kubectl(['delete', 'namespace', ns, '--wait=false']);
+    const api = new KubeClient(() => loadKubeConfig(), { log: silentLog });
+    const event = (namespace: string) => ({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `dg-test.${Date.now()}` },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', name: 'p', namespace },
+      reason: 'Test',
+      message: 'test',
+      type: 'Normal',
+    });
+    try {
+      // The namespace controller marks it Terminating a moment after the DELETE.
+      const refused = await waitFor('the namespace to refuse new objects', async () => {
+        const e = await api
+          .request('POST', `/api/v1/namespaces/${ns}/events`, { body: event(ns) })
+          .then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+        return e ?? false;
+      });
+      expect(isForbidden(refused)).to.equal(true);
+      expect(isNamespaceTerminating(refused)).to.equal(true);
+      // A 403 of RBAC is not that: a ServiceAccount with no rights at all.
+      const other = await freshNamespace('dg-nobody');
+      await kubectl(['create', 'serviceaccount', 'nobody', '-n', other]);
+      const path = await serviceAccountKubeconfig(other, 'nobody');
+      const nobody = new KubeClient(() => loadKubeConfig(path), { log: silentLog });
+      const denied = await nobody
+        .request('POST', `/api/v1/namespaces/${other}/events`, { body: event(other) })
+        .catch((err: unknown) => err);
+      expect(isForbidden(denied)).to.equal(true);
+      expect(isNamespaceTerminating(denied)).to.equal(false);
+    } finally {
+      await kubectl(
+        [
+          'patch',
+          'configmap',
+          'hold',
+          '-n',
+          ns,
+          '--type=merge',
+          '-p',
+          '{"metadata":{"finalizers":null}}',
+        ],
+        { allowFail: true },
+      );
+    }
   });
 });

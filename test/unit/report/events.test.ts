@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { EventRecorder, type EventSpec } from '../../../src/report/events.ts';
+import { ApiError } from '../../../src/kube/errors.ts';
 import { FakeKubeApi, apiError, type RecordedRequest } from '../../support/fake-kube-api.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00.250Z');
@@ -205,6 +206,42 @@ describe('EventRecorder', () => {
     api.handler = () => undefined;
     await rec.emit(violation());
     expect(api.requests.map((r) => r.verb)).to.deep.equal(['POST', 'POST']);
+  });
+
+  it('a namespace being deleted refuses its Events: logged at debug, not as a warning', async () => {
+    const { api, rec, warnings } = setup();
+    const debug: string[] = [];
+    const quiet = new EventRecorder({
+      api,
+      instance: 'deployguard-7d9f-abcde',
+      clock: new FakeClock({ start: T0 }),
+      log: { warn: (m) => warnings.push(m), debug: (m) => debug.push(m) },
+    });
+    // As the NamespaceLifecycle admission answers.
+    const refused = apiError(403, 'Forbidden');
+    const terminating = new ApiError({
+      status: 403,
+      reason: 'Forbidden',
+      message: 'unable to create new content in namespace team-a because it is being terminated',
+      verb: 'POST',
+      path: '/api/v1/namespaces/team-a/events',
+      body: {
+        ...refused.body,
+        details: { causes: [{ reason: 'NamespaceTerminating', field: 'metadata.namespace' }] },
+      },
+    });
+    api.handler = () => {
+      throw terminating;
+    };
+    await quiet.emit(violation());
+    expect(warnings).to.deep.equal([]);
+    expect(debug).to.deep.equal(['event not written: its namespace is being deleted']);
+    // Any other refusal is still a warning, 403s included.
+    api.handler = () => {
+      throw apiError(403, 'Forbidden');
+    };
+    await rec.emit(violation('web-2'));
+    expect(warnings).to.deep.equal(['could not write event']);
   });
 
   it('a failing count PATCH never throws either', async () => {
