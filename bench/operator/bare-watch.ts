@@ -12,7 +12,7 @@ import { loadKubeConfig } from '../../test/integration/cluster.ts';
 
 const prefix = process.argv[2] ?? 'dg-bench-rate-';
 /** namespace/name of the PATCH prober's pod, and the annotation its writes count in. */
-const probe = process.argv[3];
+const [probeNamespace, probeName] = (process.argv[3] ?? '').split('/');
 const PROBE_COUNT = 'bench.example/n';
 const RECORD = 'deployguard.dev/violations';
 const DETECTED = 'deployguard.dev/detected-at';
@@ -45,13 +45,13 @@ interface PodEvent {
 
 function onEvent(e: PodEvent, t: number): void {
   const m = e.object.metadata;
-  const key = `${m?.namespace}/${m?.name}`;
-  if (key === probe) {
+  if (m?.namespace === probeNamespace && m?.name === probeName) {
     const n = m?.annotations?.[PROBE_COUNT];
     if (n !== undefined && !probes.has(n)) probes.set(n, t);
     return;
   }
   if (!m?.namespace?.startsWith(prefix) || e.type === 'DELETED') return;
+  const key = `${m.namespace}/${m.name}`;
   let s = pods.get(key);
   if (!s) pods.set(key, (s = { tb: t }));
   const record = m.annotations?.[RECORD];

@@ -352,6 +352,11 @@ async function ratePhase(
   const patch = prober.between(from, to);
   const patchToWatch = prober.seenBetween(from, to, await watch.probes());
   const q = (xs: number[], p: number) => round(quantile(xs, p), 1);
+  // What the latency adds to a baseline, quantile by quantile.
+  const beyond = (xs: number[], base: number[]) => ({
+    p50: round(quantile(xs, 0.5) - quantile(base, 0.5), 1),
+    p99: round(quantile(xs, 0.99) - quantile(base, 0.99), 1),
+  });
   const watchEvents = events1 - events0;
   const per1k = (cpu: number) => (watchEvents > 0 ? (cpu * 1e6) / watchEvents : NaN);
   const seconds = (to - from) / 1000;
@@ -381,14 +386,8 @@ async function ratePhase(
     operatorDetectionMs: { p50: round(hist(0.5) * 1000, 1), p99: round(hist(0.99) * 1000, 1) },
     createToWatchMs: { p50: q(createToWatch, 0.5), p99: q(createToWatch, 0.99) },
     patchToWatchMs: { p50: q(patchToWatch, 0.5), p99: q(patchToWatch, 0.99) },
-    overBeyondPatchToWatchMs: {
-      p50: round(quantile(latency, 0.5) - quantile(patchToWatch, 0.5), 1),
-      p99: round(quantile(latency, 0.99) - quantile(patchToWatch, 0.99), 1),
-    },
-    overBeyondPatchMs: {
-      p50: round(quantile(latency, 0.5) - quantile(patch, 0.5), 1),
-      p99: round(quantile(latency, 0.99) - quantile(patch, 0.99), 1),
-    },
+    overBeyondPatchToWatchMs: beyond(latency, patchToWatch),
+    overBeyondPatchMs: beyond(latency, patch),
     ratioToPatch: {
       p50: round(quantile(latency, 0.5) / quantile(patch, 0.5), 2),
       p99: round(quantile(latency, 0.99) / quantile(patch, 0.99), 2),

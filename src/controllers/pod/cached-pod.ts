@@ -84,9 +84,9 @@ export function cachedPod(raw: unknown, shared?: SharedValues): CachedPod | unde
   // The sanitizer made the source for this pod too.
   (view.source as { namespace: string }).namespace = m.namespace;
   m.labels = shared.share(m.labels);
-  view.metadata.ownerReferences = shared.share(view.metadata.ownerReferences);
+  m.ownerReferences = shared.share(m.ownerReferences);
   // Most pods keep no annotation and have nothing cut: one frozen empty value for all of them.
-  if (Object.keys(view.metadata.annotations).length === 0) view.metadata.annotations = NONE;
+  if (Object.keys(m.annotations).length === 0) m.annotations = NONE;
   return {
     view,
     truncated: truncated.length === 0 ? NOTHING_CUT : truncated,
@@ -98,7 +98,8 @@ export function cachedPod(raw: unknown, shared?: SharedValues): CachedPod | unde
  * The ServiceAccount admission adds a token volume named kube-api-access-<5 random characters> to
  * every pod that mounts its token: no two pods' volume lists are alike, so the list is kept per
  * pod, each volume shared, and the token volume (unique by its name alone, shared it would cost
- * a pool entry per pod) per pod around a shared description of its sources.
+ * a pool entry per pod) per pod around a shared description of its sources. That volume is
+ * projected: a hostPath volume of such a name is the creator's own, shared like any other.
  */
 const TOKEN_VOLUME = /^kube-api-access-[a-z0-9]{5}$/;
 

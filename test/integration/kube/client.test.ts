@@ -109,15 +109,21 @@ describe('kube: the HTTP client on the real API server', function () {
     const ns = await freshNamespace('dg-terminating');
     await kubectl(['create', 'configmap', 'hold', '-n', ns]);
     // A finalizer keeps the namespace terminating until the test lets it go.
-    await kubectl([
-      'patch',
-      'configmap',
-      'hold',
-      '-n',
-      ns,
-      '-p',
-      '{"metadata":{"finalizers":["example.com/hold"]}}',
-    ]);
+    const finalizers = (value: string[] | null) =>
+      kubectl(
+        [
+          'patch',
+          'configmap',
+          'hold',
+          '-n',
+          ns,
+          '--type=merge',
+          '-p',
+          JSON.stringify({ metadata: { finalizers: value } }),
+        ],
+        { allowFail: value === null },
+      );
+    await finalizers(['example.com/hold']);
     await kubectl(['delete', 'namespace', ns, '--wait=false']);
     const api = new KubeClient(() => loadKubeConfig(), { log: silentLog });
     const event = (namespace: string) => ({
@@ -153,19 +159,7 @@ describe('kube: the HTTP client on the real API server', function () {
       expect(isForbidden(denied)).to.equal(true);
       expect(isNamespaceTerminating(denied)).to.equal(false);
     } finally {
-      await kubectl(
-        [
-          'patch',
-          'configmap',
-          'hold',
-          '-n',
-          ns,
-          '--type=merge',
-          '-p',
-          '{"metadata":{"finalizers":null}}',
-        ],
-        { allowFail: true },
-      );
+      await finalizers(null);
     }
   });
 });
