@@ -39,5 +39,8 @@ export const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
 export const ACTION_TYPES = ['Label', 'Isolate', 'DeletePod', 'CordonNode'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
+export const ADMISSION_ACTIONS = ['Deny', 'Warn', 'Off'] as const;
+export type AdmissionAction = (typeof ADMISSION_ACTIONS)[number];
+
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];

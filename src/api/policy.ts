@@ -1,7 +1,7 @@
 // The ContainerDeploymentPolicy as the operator and the CLI see it after parsing: every default
 // applied, so consumers never re-implement defaulting. The CRD schema in crds/ must agree with
 // these shapes; test/unit/api/crd-schema.test.ts keeps the two from drifting apart.
-import type { ActionType, Mode, Severity, Weekday } from './constants.ts';
+import type { ActionType, AdmissionAction, Mode, Severity, Weekday } from './constants.ts';
 
 export interface LabelSelectorRequirement {
   key: string;
@@ -115,6 +115,12 @@ export interface PolicyGuards {
   ignoreOwnerKinds: string[];
 }
 
+/** What the admission webhook does about this policy's violations (Off: nothing). */
+export interface PolicyAdmission {
+  action: AdmissionAction;
+  minSeverity?: Severity;
+}
+
 export interface PolicySpec {
   mode: Mode;
   match: PolicyMatch;
@@ -123,6 +129,7 @@ export interface PolicySpec {
   severity: Record<string, Severity>;
   actions: PolicyAction[];
   guards: PolicyGuards;
+  admission: PolicyAdmission;
 }
 
 export interface Policy {

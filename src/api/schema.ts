@@ -3,7 +3,7 @@
 // Bounds (maxItems, maxLength, maxProperties) sit on every list, string and map: the API server
 // refuses CEL rules whose worst-case cost it cannot bound. The parser re-implements each
 // x-kubernetes-validations rule by hand; keep the two in step when a rule changes.
-import { ACTION_TYPES, MODES, SEVERITIES, WEEKDAYS } from './constants.ts';
+import { ACTION_TYPES, ADMISSION_ACTIONS, MODES, SEVERITIES, WEEKDAYS } from './constants.ts';
 
 /** One CEL rule in `x-kubernetes-validations` (apiextensions.k8s.io/v1 ValidationRule). */
 export interface CelRule {
@@ -575,6 +575,26 @@ const guards: JSONSchemaProps = {
   },
 };
 
+const admission: JSONSchemaProps = {
+  description:
+    'What happens when a pod or workload that violates this policy is created or changed, before it exists: the admission webhook of `deployguard run` answers for it. Independent of mode, which decides what the operator does after. An update is refused only for violations it adds, so pods and workloads admitted earlier can still be labelled, scaled and cleaned up. Default {} (Off).',
+  type: 'object',
+  default: {},
+  properties: {
+    action: {
+      description: `${enumText(ADMISSION_ACTIONS)}. Deny refuses the request with a message naming the policy, rule and field. Warn admits it with warnings (kubectl prints them). Off leaves admission alone. The webhook fails open: while it is down, pods are admitted and judged on their first watch event. Default Off.`,
+      type: 'string',
+      enum: ADMISSION_ACTIONS,
+      default: 'Off',
+    },
+    minSeverity: {
+      description: `Act at admission only for violations at least this severe: ${enumText(SEVERITIES)}, e.g. high denies high and critical and lets the rest through to the operator. Absent: every severity.`,
+      type: 'string',
+      enum: SEVERITIES,
+    },
+  },
+};
+
 const spec: JSONSchemaProps = {
   description:
     'What the policy checks, which pods it applies to and what it does about violations.',
@@ -600,6 +620,7 @@ const spec: JSONSchemaProps = {
       items: action,
     },
     guards,
+    admission,
   },
 };
 

@@ -6,20 +6,32 @@ import type { EvaluationContext } from '../engine/evaluate.ts';
 import type { PodView } from '../engine/pod.ts';
 import type { Evaluation } from '../engine/violation.ts';
 
-/** The policies in effect, in the order evaluate() takes them. */
+/**
+ * A list of policies, in the order evaluate() takes them, under a number the evaluations name. A
+ * worker holds a few lists at once (the operator's and admission's), so callers that judge against
+ * different lists never make it recompile one on every switch.
+ */
 export interface PoliciesMessage {
   type: 'policies';
+  list: number;
   policies: Policy[];
+}
+
+/** The list is no longer used: the worker may drop it. */
+export interface ForgetMessage {
+  type: 'forget';
+  list: number;
 }
 
 export interface EvaluateMessage {
   type: 'evaluate';
   id: number;
+  list: number;
   pod: PodView;
   ctx: EvaluationContext;
 }
 
-export type ToWorker = PoliciesMessage | EvaluateMessage;
+export type ToWorker = PoliciesMessage | ForgetMessage | EvaluateMessage;
 
 export type FromWorker =
   | { type: 'result'; id: number; evaluation: Evaluation }

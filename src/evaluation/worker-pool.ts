@@ -58,9 +58,15 @@ interface Slot {
   pending: Map<number, Pending>;
   /** The cost of what is pending, summed. */
   queued: number;
-  /** The policies list this worker holds, by identity. */
-  policies?: readonly CompiledPolicy[];
+  /** The policies lists this worker holds, oldest first, by identity and the number it knows them by. */
+  lists: Map<readonly CompiledPolicy[], number>;
 }
+
+/**
+ * Lists a worker holds at once: the operator's and admission's, and one more while either changes,
+ * so alternating callers never make a worker recompile; an older list is forgotten.
+ */
+const LISTS_PER_WORKER = 3;
 
 // The worker runs as TypeScript from src/ and as JavaScript from dist/.
 const WORKER_URL = new URL(
@@ -72,6 +78,7 @@ export class WorkerPool implements PodEvaluator {
   private readonly slots: Slot[] = [];
   private readonly opts: WorkerPoolOptions;
   private nextId = 0;
+  private nextList = 0;
   private closed = false;
 
   constructor(opts: WorkerPoolOptions) {
@@ -90,10 +97,7 @@ export class WorkerPool implements PodEvaluator {
     const text = textWeight(pod);
     const cost = BASE_COST + text;
     const slot = this.leastQueued(text > HEAVY_TEXT);
-    if (slot.policies !== policies) {
-      this.post(slot, { type: 'policies', policies: policies.map((c) => c.policy) });
-      slot.policies = policies;
-    }
+    const list = this.holding(slot, policies);
     const id = this.nextId++;
     return new Promise<Evaluation>((resolve, reject) => {
       const timer = this.opts.clock.setTimer(
@@ -102,8 +106,28 @@ export class WorkerPool implements PodEvaluator {
       );
       slot.pending.set(id, { cost, resolve, reject, timer });
       slot.queued += cost;
-      this.post(slot, { type: 'evaluate', id, pod, ctx });
+      this.post(slot, { type: 'evaluate', id, list, pod, ctx });
     });
+  }
+
+  /** The number under which `slot` holds `policies`, sent to it first if it doesn't yet. */
+  private holding(slot: Slot, policies: readonly CompiledPolicy[]): number {
+    const held = slot.lists.get(policies);
+    if (held !== undefined) {
+      // Most recently used last: the one forgotten is the one no caller asked for longest.
+      slot.lists.delete(policies);
+      slot.lists.set(policies, held);
+      return held;
+    }
+    const list = this.nextList++;
+    this.post(slot, { type: 'policies', list, policies: policies.map((c) => c.policy) });
+    slot.lists.set(policies, list);
+    if (slot.lists.size > LISTS_PER_WORKER) {
+      const [oldest, n] = slot.lists.entries().next().value as [readonly CompiledPolicy[], number];
+      slot.lists.delete(oldest);
+      this.post(slot, { type: 'forget', list: n });
+    }
+    return list;
   }
 
   /** Each worker's V8 heap size, in bytes (0 for one that can't say: starting or gone). */
@@ -131,7 +155,7 @@ export class WorkerPool implements PodEvaluator {
     });
     // A worker must not keep a stopping process alive.
     worker.unref();
-    const slot: Slot = { worker, pending: new Map(), queued: 0 };
+    const slot: Slot = { worker, pending: new Map(), queued: 0, lists: new Map() };
     worker.on('message', (m: FromWorker) => this.answered(slot, m));
     worker.on('error', (err) => this.died(slot, `evaluation worker failed: ${err.message}`));
     worker.on('exit', (code) => this.died(slot, `evaluation worker exited (${code})`));

@@ -6,7 +6,7 @@ import { compilePolicy, type CompiledPolicy } from '../engine/compiled-policy.ts
 import { evaluate } from '../engine/evaluate.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
-let policies: CompiledPolicy[] = [];
+const lists = new Map<number, CompiledPolicy[]>();
 
 function reply(m: FromWorker): void {
   parentPort?.postMessage(m);
@@ -15,13 +15,22 @@ function reply(m: FromWorker): void {
 parentPort?.on('message', (m: ToWorker) => {
   if (m.type === 'policies') {
     // Compiled in the operator already: compiling here cannot fail, but never trust that.
-    policies = m.policies.flatMap((p) => {
-      const r = compilePolicy(p);
-      return r.ok ? [r.compiled] : [];
-    });
+    lists.set(
+      m.list,
+      m.policies.flatMap((p) => {
+        const r = compilePolicy(p);
+        return r.ok ? [r.compiled] : [];
+      }),
+    );
+    return;
+  }
+  if (m.type === 'forget') {
+    lists.delete(m.list);
     return;
   }
   try {
+    const policies = lists.get(m.list);
+    if (!policies) throw new Error(`no policies list ${m.list}`);
     // Structured clone keeps ctx.now a Date.
     reply({ type: 'result', id: m.id, evaluation: evaluate(m.pod, policies, m.ctx) });
   } catch (err) {

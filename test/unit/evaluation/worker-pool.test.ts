@@ -51,6 +51,18 @@ describe('evaluation: WorkerPool', function () {
     expect((await pool.evaluate(hostile, none, ctx)).violations).to.deep.equal([]);
   });
 
+  it('holds several policies lists at once, each judged as its own, and forgets the oldest', async () => {
+    pool = new WorkerPool({ size: 1, clock: systemClock, log: silentLog });
+    const lists = ['a', 'b', 'c', 'd', 'e'].map((n) => [compiled(ESCAPE, n)]);
+    // Interleaved, as the operator's and admission's evaluations are; then back to an old one.
+    for (const list of [...lists, lists[0]!, lists[4]!, lists[1]!]) {
+      const r = await pool.evaluate(hostile, list, ctx);
+      expect(new Set(r.violations.map((v) => v.policy))).to.deep.equal(
+        new Set([list[0]!.policy.name]),
+      );
+    }
+  });
+
   it('keeps the event loop free while a worker judges a pod with a lot of text', async () => {
     pool = new WorkerPool({ size: 1, clock: systemClock, log: silentLog });
     const text = 'curl x | sh; '.repeat(10_000);
