@@ -33,6 +33,16 @@ export interface Config {
   /** Installer floors: the most any policy may cordon, and act, whatever it asks. */
   maxCordonedNodesPercent: number;
   maxActionsPerMinute: number;
+  /** Where the admission webhook listens (HTTPS); "0" serves none. */
+  admissionBindAddress: string;
+  /** How the API server reaches the webhook: a base URL (out of cluster) ... */
+  admissionUrl?: string;
+  /** ... or a Service in the cluster. */
+  admissionService?: { namespace: string; name: string; port: number };
+  /** Life of the webhook's serving certificate; renewed with a third left. The CA lives 5 times longer. */
+  admissionCertValidityMs: number;
+  /** How often each replica re-reads the certificates (and the leader renews them). */
+  admissionCertCheckMs: number;
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -239,6 +249,69 @@ const FLAGS: readonly FlagSpec[] = [
       into.evaluationWorkers = n;
     },
   },
+  {
+    name: 'admission-bind-address',
+    type: 'string',
+    placeholder: 'ADDR',
+    default: '0',
+    help: 'serve the admission webhook (HTTPS) here; "0" disables',
+    apply: (raw, into) => {
+      if (parseBindAddress(raw) === undefined)
+        return 'must be ":PORT", "HOST:PORT", "[IPv6]:PORT" or "0" (disabled), port 0 to 65535';
+      into.admissionBindAddress = raw;
+    },
+  },
+  {
+    name: 'admission-url',
+    type: 'string',
+    placeholder: 'URL',
+    default: '',
+    help: 'the API server calls the webhook here (https; out of cluster)',
+    apply: (raw, into) => {
+      if (raw === '') return void (into.admissionUrl = undefined);
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        return 'must be an https URL';
+      }
+      if (u.protocol !== 'https:' || u.search || u.hash || u.username || raw.length > 512)
+        return 'must be an https URL without query, fragment or user';
+      into.admissionUrl = raw;
+    },
+  },
+  {
+    name: 'admission-service',
+    type: 'string',
+    placeholder: 'NS/NAME[:PORT]',
+    default: '',
+    help: 'the API server reaches the webhook through this Service',
+    apply: (raw, into) => {
+      if (raw === '') return void (into.admissionService = undefined);
+      const dns = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+      const m = new RegExp(`^(${dns})/(${dns})(?::(\\d{1,5}))?$`).exec(raw);
+      const port = m?.[5] === undefined ? 443 : Number(m[5]);
+      if (!m || !(port >= 1 && port <= 65535))
+        return 'must be NAMESPACE/NAME or NAMESPACE/NAME:PORT';
+      into.admissionService = { namespace: m[1] as string, name: m[3] as string, port };
+    },
+  },
+  duration(
+    'admission-cert-validity',
+    '2160h',
+    "the webhook certificate's life (its CA's: 5x); 1m to 87600h",
+    'admissionCertValidityMs',
+    60_000,
+    87_600 * 3600_000,
+  ),
+  duration(
+    'admission-cert-check',
+    '1m',
+    'read (leader: renew) the webhook certificates this often',
+    'admissionCertCheckMs',
+    1000,
+    3600_000,
+  ),
   duration(
     'shutdown-timeout',
     '25s',
@@ -310,7 +383,7 @@ function duration(
   name: string,
   def: string,
   help: string,
-  key: 'resyncPeriodMs' | 'shutdownTimeoutMs',
+  key: 'resyncPeriodMs' | 'shutdownTimeoutMs' | 'admissionCertValidityMs' | 'admissionCertCheckMs',
   min: number,
   max: number,
 ): FlagSpec {
@@ -411,6 +484,14 @@ export function parseConfig(
     const problem = spec.apply(raw, into);
     if (problem !== undefined) errors.push(`${origin}: ${problem}, got ${quote(raw)}`);
   }
+  const serving = (into.admissionBindAddress ?? '0') !== '0';
+  const targets = [into.admissionUrl, into.admissionService].filter((t) => t !== undefined);
+  if (serving && targets.length !== 1)
+    errors.push(
+      '--admission-bind-address: needs exactly one of --admission-url and --admission-service',
+    );
+  if (!serving && targets.length > 0)
+    errors.push('--admission-url and --admission-service need --admission-bind-address');
   if (errors.length > 0) return { ok: false, errors };
 
   const config: Config = {
@@ -430,6 +511,9 @@ export function parseConfig(
     protectedNamespaces: ['kube-system'],
     maxCordonedNodesPercent: 50,
     maxActionsPerMinute: 120,
+    admissionBindAddress: '0',
+    admissionCertValidityMs: 2160 * 3600_000,
+    admissionCertCheckMs: 60_000,
   };
   for (const [k, v] of Object.entries(into)) if (v !== undefined) Object.assign(config, { [k]: v });
   return { ok: true, config: Object.freeze(config) };

@@ -77,6 +77,12 @@ export async function runOperator(argv: string[]): Promise<number> {
     log.error('--leader-elect needs --leader-election-namespace when not running in a cluster');
     return EXIT_CONFIG;
   }
+  if (config.admissionBindAddress !== '0' && !namespace) {
+    log.error(
+      '--admission-bind-address needs --leader-election-namespace when not running in a cluster: its certificates live in a Secret there',
+    );
+    return EXIT_CONFIG;
+  }
   const metrics = createMetrics({ version: VERSION_STRING });
   const { manager, servers } = buildOperator({
     config,

@@ -83,6 +83,9 @@ export function renderCrd(): string {
   return `# ${GENERATED_NOTICE}\n${stringify(crdObject(), {
     lineWidth: 0,
     singleQuote: true,
+    // kubectl reads YAML 1.1, where a bare Off (spec.admission.action) is the boolean false:
+    // written for 1.1, such strings are quoted.
+    version: '1.1',
     // The label selector is one shared object; spell it out each time rather than as a YAML alias.
     aliasDuplicateObjects: false,
   })}`;

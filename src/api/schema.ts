@@ -582,7 +582,7 @@ const admission: JSONSchemaProps = {
   default: {},
   properties: {
     action: {
-      description: `${enumText(ADMISSION_ACTIONS)}. Deny refuses the request with a message naming the policy, rule and field. Warn admits it with warnings (kubectl prints them). Off leaves admission alone. The webhook fails open: while it is down, pods are admitted and judged on their first watch event. Default Off.`,
+      description: `${enumText(ADMISSION_ACTIONS)}. Deny refuses the request with a message naming the policy, rule and field. Warn admits it with warnings (kubectl prints them). Off leaves admission alone (write it quoted, 'Off': kubectl reads a bare Off as the boolean false). The webhook fails open: while it is down, pods are admitted and judged on their first watch event. Default Off.`,
       type: 'string',
       enum: ADMISSION_ACTIONS,
       default: 'Off',

@@ -41,6 +41,8 @@ export interface RuleInfo {
   techniques: readonly string[];
   /** One line for docs and `kubectl explain`-style help. */
   summary: string;
+  /** What to change so the rule passes, as an imperative clause: the fix admission messages name. */
+  remedy: string;
 }
 
 const DEPLOY = 'T1610';
@@ -65,77 +67,97 @@ const FIXED: Readonly<Record<string, RuleInfo>> = {
     severity: 'high',
     techniques: [DEPLOY, 'T1027'],
     summary: 'a field beyond the engine bounds (padding that could hide a payload)',
+    remedy: "shorten the field to the engine's bounds",
   },
   'image.registry': {
     severity: 'medium',
     techniques: [DEPLOY, 'T1204.003'],
     summary: 'image outside allowedRegistries',
+    remedy: 'pull the image from one of rules.images.allowedRegistries',
   },
   'image.denied': {
     severity: 'high',
     techniques: [DEPLOY, 'T1204.003'],
     summary: 'image matches deniedImages',
+    remedy: 'use an image that rules.images.deniedImages does not match',
   },
   'image.latestTag': {
     severity: 'low',
     techniques: [DEPLOY],
     summary: 'image tag missing or latest',
+    remedy: 'pin the image to a version tag or a digest',
   },
-  'image.digest': { severity: 'low', techniques: [DEPLOY], summary: 'image not pinned by digest' },
+  'image.digest': {
+    severity: 'low',
+    techniques: [DEPLOY],
+    summary: 'image not pinned by digest',
+    remedy: 'pin the image by digest (image@sha256:…)',
+  },
   'hostPath.sensitive': {
     severity: 'critical',
     techniques: [ESCAPE],
     summary: 'hostPath volume at or under a sensitive path',
+    remedy: "use a PersistentVolumeClaim, emptyDir or configMap instead of the host's path",
   },
   'indicator.reverseShell': {
     severity: 'critical',
     techniques: ['T1059'],
     summary: 'reverse-shell idiom in command/args',
+    remedy: 'remove the reverse shell from command and args',
   },
   'indicator.downloadExec': {
     severity: 'high',
     techniques: ['T1105'],
     summary: 'download piped or chained into an interpreter',
+    remedy: 'build what is downloaded into the image instead of fetching and running it at start',
   },
   'indicator.miner': {
     severity: 'high',
     techniques: ['T1496'],
     summary: 'crypto-miner image or arguments',
+    remedy: 'remove the miner',
   },
   'indicator.procFdWorkingDir': {
     severity: 'critical',
     techniques: [ESCAPE],
     summary: 'workingDir under /proc/self/fd (CVE-2024-21626)',
+    remedy: 'set workingDir to a path inside the image',
   },
   'command.denied': {
     severity: 'high',
     techniques: [DEPLOY],
     summary: 'command matches a deniedPatterns regex',
+    remedy: 'change the command so that no rules.commands.deniedPatterns regex matches it',
   },
   'scheduling.nodeName': {
     severity: 'medium',
     techniques: [DEPLOY],
     summary: 'spec.nodeName set by the creator',
+    remedy: 'leave spec.nodeName to the scheduler; use affinity to prefer nodes',
   },
   'scheduling.hostnameSelector': {
     severity: 'medium',
     techniques: [DEPLOY],
     summary: 'pinned to one node by hostname',
+    remedy: 'select nodes by a role label, not by kubernetes.io/hostname',
   },
   'scheduling.controlPlaneToleration': {
     severity: 'medium',
     techniques: [DEPLOY],
     summary: 'tolerates control-plane taints',
+    remedy: 'remove the toleration of control-plane taints',
   },
   'ownership.barePod': {
     severity: 'medium',
     techniques: [DEPLOY],
     summary: 'no controller ownerReference',
+    remedy: 'create the pod through a Deployment, Job or another workload',
   },
   'schedule.window': {
     severity: 'medium',
     techniques: [DEPLOY],
     summary: 'created outside every allowed window',
+    remedy: 'deploy inside one of rules.schedule.allowedWindows',
   },
 };
 
@@ -152,5 +174,6 @@ export function ruleInfo(id: string): RuleInfo | undefined {
         : 'high',
     techniques: HOST_ACCESS_CHECKS.has(check) ? [DEPLOY, ESCAPE] : [DEPLOY],
     summary: `Pod Security Standards check ${check} fails`,
+    remedy: `set the field as the Pod Security Standards ${pssCheckLevel(check) ?? 'baseline'} profile requires (check ${check})`,
   };
 }

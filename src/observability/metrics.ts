@@ -27,6 +27,8 @@ export interface Metrics {
   policies: Gauge<'mode' | 'ready'>;
   breakerOpen: Gauge<'policy'>;
   eventsDropped: Counter<'reason'>;
+  admissionReviews: Counter<'kind' | 'outcome'>;
+  admissionDuration: Histogram<never>;
   namespaceBreakerOpen: Gauge<'policy' | 'namespace'>;
   leader: Gauge<never>;
   buildInfo: Gauge<'version'>;
@@ -93,6 +95,17 @@ export function createMetrics(opts: { version: string; collectDefault?: boolean 
       'Remediation actions by policy, action and outcome (success, failed, skipped by a guard, dry_run).',
       ['policy', 'action', 'outcome'],
     ),
+    admissionReviews: counter(
+      'deployguard_admission_reviews_total',
+      'Admission reviews answered, by kind and outcome (allowed, warned, denied, invalid: a policy refused, failed_open: admitted unjudged).',
+      ['kind', 'outcome'],
+    ),
+    admissionDuration: new Histogram({
+      name: 'deployguard_admission_duration_seconds',
+      help: 'Seconds from reading an admission review to answering it.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
     detectionLatency: new Histogram({
       name: 'deployguard_detection_latency_seconds',
       help: 'Seconds from receiving the watch event of a pod to recording its violation.',

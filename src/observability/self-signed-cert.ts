@@ -4,7 +4,14 @@
 // skip verification, or are given a real certificate with --metrics-cert-dir). Node can sign but
 // not build certificates, so the DER is written here: one ECDSA P-256 key, one certificate, the
 // handful of ASN.1 shapes that takes (ADR 8).
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import {
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
+import { isIP } from 'node:net';
 
 export interface KeyAndCert {
   /** PEM */
@@ -22,47 +29,94 @@ export function selfSignedCert(opts: {
   /** Source of the serial number's bytes (tests); default crypto.randomBytes. */
   random?: (n: number) => Buffer;
 }): KeyAndCert {
+  return issueCertificate({ ...opts, notAfter: opts.now + VALID_MS });
+}
+
+/**
+ * A certificate: self-signed, or signed by `issuer` (a CA made with `ca: true`). A CA may sign
+ * certificates; anything else is a TLS server certificate for `dnsNames` (IP addresses are written
+ * as IP SANs, which is what a client that dials an address checks).
+ */
+export function issueCertificate(opts: {
+  commonName: string;
+  dnsNames?: string[];
+  now: number;
+  notAfter: number;
+  ca?: boolean;
+  issuer?: KeyAndCert & { commonName: string };
+  random?: (n: number) => Buffer;
+}): KeyAndCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const signer: KeyObject = opts.issuer ? createPrivateKey(opts.issuer.key) : privateKey;
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
-  const name = seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(opts.commonName, 'utf8')))));
+  const subject = distinguishedName(opts.commonName);
+  const issuer = opts.issuer ? distinguishedName(opts.issuer.commonName) : subject;
   const serial = (opts.random ?? randomBytes)(16);
   // Positive (top bit clear) and minimal (DER forbids a leading zero byte before a byte under
   // 0x80: OpenSSL refuses such a certificate as "illegal padding", once in about 200 starts).
   serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
-  const san = seq(...opts.dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))));
-  const extensions = tlv(
-    0xa3,
-    seq(
-      // basicConstraints: not a CA (critical)
-      seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), octets(seq())),
-      // keyUsage: digitalSignature (critical)
-      seq(
-        oid('2.5.29.15'),
-        tlv(0x01, Buffer.from([0xff])),
-        octets(tlv(0x03, Buffer.from([0x07, 0x80]))),
-      ),
-      // extKeyUsage: serverAuth
-      seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1')))),
-      seq(oid('2.5.29.17'), octets(san)),
-    ),
-  );
+  const critical = tlv(0x01, Buffer.from([0xff]));
+  const extensions = opts.ca
+    ? [
+        // basicConstraints: a CA, no intermediates below it (critical)
+        seq(
+          oid('2.5.29.19'),
+          critical,
+          octets(seq(tlv(0x01, Buffer.from([0xff])), integer(Buffer.from([0])))),
+        ),
+        // keyUsage: keyCertSign, cRLSign (critical)
+        seq(oid('2.5.29.15'), critical, octets(tlv(0x03, Buffer.from([0x01, 0x06])))),
+      ]
+    : [
+        // basicConstraints: not a CA (critical)
+        seq(oid('2.5.29.19'), critical, octets(seq())),
+        // keyUsage: digitalSignature (critical)
+        seq(oid('2.5.29.15'), critical, octets(tlv(0x03, Buffer.from([0x07, 0x80])))),
+        // extKeyUsage: serverAuth
+        seq(oid('2.5.29.37'), octets(seq(oid('1.3.6.1.5.5.7.3.1')))),
+        seq(oid('2.5.29.17'), octets(seq(...(opts.dnsNames ?? []).map(subjectAltName)))),
+      ];
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))), // v3
     integer(serial),
     ecdsaWithSha256,
-    name,
-    // A little slack before now, for a scraper whose clock runs behind.
-    seq(time(opts.now - 3600_000), time(opts.now + VALID_MS)),
-    name,
+    issuer,
+    // A little slack before now, for a client whose clock runs behind.
+    seq(time(opts.now - 3600_000), time(opts.notAfter)),
+    subject,
     publicKey.export({ type: 'spki', format: 'der' }),
-    extensions,
+    tlv(0xa3, seq(...extensions)),
   );
-  const signature = sign('sha256', tbs, privateKey); // DER-encoded ECDSA signature
+  const signature = sign('sha256', tbs, signer); // DER-encoded ECDSA signature
   const der = seq(tbs, ecdsaWithSha256, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
   return {
     cert: pem('CERTIFICATE', der),
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
+}
+
+function distinguishedName(commonName: string): Buffer {
+  return seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
+}
+
+/** dNSName, or iPAddress for a literal IPv4/IPv6 address. */
+function subjectAltName(name: string): Buffer {
+  const family = isIP(name);
+  if (family === 4) return tlv(0x87, Buffer.from(name.split('.').map(Number)));
+  if (family === 6) return tlv(0x87, ipv6Bytes(name));
+  return tlv(0x82, Buffer.from(name, 'ascii'));
+}
+
+function ipv6Bytes(address: string): Buffer {
+  const [head = '', tail] = address.split('::');
+  const words = (part: string): number[] =>
+    part === '' ? [] : part.split(':').map((w) => parseInt(w, 16));
+  const h = words(head);
+  const t = tail === undefined ? [] : words(tail);
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const out = Buffer.alloc(16);
+  all.forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  return out;
 }
 
 function pem(label: string, der: Buffer): string {

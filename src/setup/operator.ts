@@ -34,6 +34,7 @@ import { LeaderGate } from '../runtime/leader-gate.ts';
 import { Manager } from '../runtime/manager.ts';
 import { Periodic } from '../runtime/periodic.ts';
 import { WorkQueue } from '../runtime/workqueue.ts';
+import { AdmissionComponent } from './admission.ts';
 import { buildInformers, createCaches } from './caches.ts';
 import { HttpServersComponent } from './http-servers.ts';
 import { metricsSecurity } from './metrics-security.ts';
@@ -56,6 +57,8 @@ export interface OperatorOptions {
 export interface Operator {
   manager: Manager;
   servers: HttpServersComponent;
+  /** The admission webhook, when --admission-bind-address serves one. */
+  admission?: AdmissionComponent;
 }
 
 const STATUS_EVERY_MS = 1000;
@@ -144,6 +147,26 @@ export function buildOperator(o: OperatorOptions): Operator {
     isLeader: () => manager.isLeader(),
     clock,
   });
+  // Every replica answers admission, from the same caches and evaluation pool (a list of its own
+  // in each worker: worker-pool.ts).
+  const admission =
+    config.admissionBindAddress !== '0'
+      ? new AdmissionComponent({
+          config,
+          api,
+          namespace: o.namespace,
+          caches,
+          evaluator: pool ?? inlineEvaluator,
+          synced: () => informers.readyCheck().ok,
+          isLeader: () => manager.isLeader(),
+          clock,
+          log: log.child({ component: 'admission' }),
+          onOutcome: (kind, outcome, seconds) => {
+            metrics.admissionReviews.inc({ kind: identifierLabel(kind), outcome });
+            metrics.admissionDuration.observe(seconds);
+          },
+        })
+      : undefined;
   const informers = buildInformers({
     caches,
     config,
@@ -164,7 +187,10 @@ export function buildOperator(o: OperatorOptions): Operator {
       namespaceLabelsChanged: (ns) => {
         for (const k of caches.pods.keysInNamespace(ns)) podQueue.add(k);
       },
-      policy: (key) => policyQueue.add(key),
+      policy: (key) => {
+        policyQueue.add(key);
+        admission?.policyChanged(key);
+      },
       isolationChanged: (podKey) => podQueue.add(podKey),
     },
   });
@@ -230,6 +256,7 @@ export function buildOperator(o: OperatorOptions): Operator {
   // Event writer (its stop waits for the Events in flight).
   manager.add(servers);
   manager.add(informers);
+  if (admission) manager.add(admission);
   // Closed last: the pod controller has drained by then.
   manager.add(
     component(
@@ -310,5 +337,5 @@ export function buildOperator(o: OperatorOptions): Operator {
       ? { ok: false, detail: 'policies not loaded' }
       : { ok: true, detail: 'ok' },
   );
-  return { manager, servers };
+  return { manager, servers, admission };
 }

@@ -36,6 +36,9 @@ describe('config', () => {
       protectedNamespaces: ['kube-system'],
       maxCordonedNodesPercent: 50,
       maxActionsPerMinute: 120,
+      admissionBindAddress: '0',
+      admissionCertValidityMs: 2160 * 3600_000,
+      admissionCertCheckMs: 60_000,
     });
     expect(Object.isFrozen(ok([]))).to.equal(true);
   });
@@ -64,6 +67,10 @@ describe('config', () => {
         '--protected-namespaces=kube-*,ops',
         '--max-cordoned-nodes-percent=10',
         '--max-actions-per-minute=7',
+        '--admission-bind-address=:9443',
+        '--admission-service=ops/deployguard-webhook:8443',
+        '--admission-cert-validity=720h',
+        '--admission-cert-check=10s',
       ]),
     ).to.deep.equal({
       kubeconfig: '/k',
@@ -86,7 +93,42 @@ describe('config', () => {
       protectedNamespaces: ['kube-*', 'ops'],
       maxCordonedNodesPercent: 10,
       maxActionsPerMinute: 7,
+      admissionBindAddress: ':9443',
+      admissionService: { namespace: 'ops', name: 'deployguard-webhook', port: 8443 },
+      admissionCertValidityMs: 720 * 3600_000,
+      admissionCertCheckMs: 10_000,
     });
+  });
+
+  it('serves admission only with exactly one way for the API server to reach it', () => {
+    expect(
+      ok(['--admission-bind-address=:9443', '--admission-url=https://10.0.0.5:9443/x']),
+    ).to.include({ admissionUrl: 'https://10.0.0.5:9443/x' });
+    expect(
+      ok(['--admission-bind-address=:9443', '--admission-service=ops/wh']).admissionService,
+    ).to.deep.equal({ namespace: 'ops', name: 'wh', port: 443 });
+    expect(errors(['--admission-bind-address=:9443']).join('\n')).to.match(
+      /needs exactly one of --admission-url and --admission-service/,
+    );
+    expect(
+      errors([
+        '--admission-bind-address=:9443',
+        '--admission-url=https://a:1',
+        '--admission-service=ops/wh',
+      ]).join('\n'),
+    ).to.match(/needs exactly one/);
+    expect(errors(['--admission-url=https://a:1']).join('\n')).to.match(
+      /need --admission-bind-address/,
+    );
+    const refused = errors([
+      '--admission-bind-address=:9443',
+      '--admission-url=http://a:1',
+      '--admission-service=Ops/wh:99999',
+      '--admission-cert-validity=30s',
+    ]).join('\n');
+    expect(refused).to.match(/--admission-url: must be an https URL/);
+    expect(refused).to.match(/--admission-service: must be NAMESPACE\/NAME/);
+    expect(refused).to.match(/--admission-cert-validity: must be from 1m/);
   });
 
   it('reads the guard floors, and refuses what is not a floor', () => {
@@ -261,6 +303,11 @@ describe('config', () => {
       ['protected-namespaces', 'DEPLOYGUARD_PROTECTED_NAMESPACES', 'kube-system'],
       ['max-cordoned-nodes-percent', 'DEPLOYGUARD_MAX_CORDONED_NODES_PERCENT', '50'],
       ['max-actions-per-minute', 'DEPLOYGUARD_MAX_ACTIONS_PER_MINUTE', '120'],
+      ['admission-bind-address', 'DEPLOYGUARD_ADMISSION_BIND_ADDRESS', '0'],
+      ['admission-url', 'DEPLOYGUARD_ADMISSION_URL'],
+      ['admission-service', 'DEPLOYGUARD_ADMISSION_SERVICE'],
+      ['admission-cert-validity', 'DEPLOYGUARD_ADMISSION_CERT_VALIDITY', '2160h'],
+      ['admission-cert-check', 'DEPLOYGUARD_ADMISSION_CERT_CHECK', '1m'],
     ];
     for (const [flag, env, def] of flags) {
       expect(RUN_USAGE).to.include(`--${flag}`);

@@ -32,9 +32,15 @@ const bindingsToDelete: string[] = [];
  * leader_election_role.yaml's Role (applied as written, namespace swapped). Returns a kubeconfig
  * that authenticates as it.
  */
-export async function operatorAccount(namespace: string): Promise<string> {
+export async function operatorAccount(
+  namespace: string,
+  /** Also admission_role.yaml's roles, as an operator serving the admission webhook needs. */
+  opts: { admission?: boolean } = {},
+): Promise<string> {
   const docs: Record<string, unknown>[] = [];
-  for (const file of ['service_account.yaml', 'role.yaml', 'leader_election_role.yaml']) {
+  const files = ['service_account.yaml', 'role.yaml', 'leader_election_role.yaml'];
+  if (opts.admission) files.push('admission_role.yaml');
+  for (const file of files) {
     for (const d of rbacDocs(file)) {
       const meta = d.metadata as Record<string, unknown>;
       if (d.kind !== 'ClusterRole') meta.namespace = namespace;
@@ -63,6 +69,34 @@ export async function operatorAccount(namespace: string): Promise<string> {
     },
   );
   bindingsToDelete.push(binding);
+  if (opts.admission) {
+    const subjects = [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }];
+    docs.push(
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: `${binding}-admission` },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'deployguard-admission',
+        },
+        subjects,
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'deployguard-admission', namespace },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'Role',
+          name: 'deployguard-admission',
+        },
+        subjects,
+      },
+    );
+    bindingsToDelete.push(`${binding}-admission`);
+  }
   await kubectl(['apply', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }),
   });

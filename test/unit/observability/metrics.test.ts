@@ -50,6 +50,8 @@ const CONTRACT: Record<string, [string, string[]]> = {
   deployguard_leader: ['gauge', []],
   deployguard_build_info: ['gauge', ['version']],
   deployguard_evaluation_worker_heap_bytes: ['gauge', ['worker']],
+  deployguard_admission_reviews_total: ['counter', ['kind', 'outcome']],
+  deployguard_admission_duration_seconds: ['histogram', []],
 };
 
 describe('observability/metrics', () => {

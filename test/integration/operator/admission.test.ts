@@ -1,0 +1,237 @@
+// The admission webhook on the real control plane: the API server calls `deployguard run`'s
+// webhook through the ValidatingWebhookConfiguration the operator wrote, with the CA it made.
+// Pods, workloads and `kubectl debug` are refused under Deny and admitted with kubectl-visible
+// warnings under Warn; a server dry run is judged and leaves nothing; a bad policy is refused at
+// `kubectl apply` with the field named; with the operator down a violating pod is admitted (fail
+// open) and then remediated on its first watch event once the operator is back.
+import { expect } from 'chai';
+import { createServer } from 'node:net';
+import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
+import { applyPolicy, operatorAccount, operatorTest, OperatorProcess } from './harness.ts';
+import {
+  BASELINE,
+  PRIVILEGED,
+  annotated,
+  deployment,
+  get,
+  pod,
+  printLogOnFailure,
+  type PodJson,
+} from './objects.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function startServing(own: string, port: number): Promise<OperatorProcess> {
+  return OperatorProcess.start({
+    namespace: own,
+    kubeconfig: await operatorAccount(own, { admission: true }),
+    args: [
+      `--admission-bind-address=127.0.0.1:${port}`,
+      `--admission-url=https://127.0.0.1:${port}`,
+      '--admission-cert-check=1s',
+    ],
+  });
+}
+
+/** kubectl with the manifest on stdin; never throws, so refusals can be read. */
+function kubectlWith(args: string[], object: unknown): ReturnType<typeof kubectl> {
+  return kubectl(args, { input: JSON.stringify(object), allowFail: true });
+}
+
+/** Waits until the API server calls the webhook: a violating pod's server dry run is refused. */
+async function untilRefused(ns: string): Promise<void> {
+  await waitFor(
+    'the API server to call the webhook',
+    async () =>
+      (
+        await kubectlWith(
+          ['create', '-n', ns, '--dry-run=server', '-f', '-'],
+          pod('probe', PRIVILEGED),
+        )
+      ).code !== 0,
+    60_000,
+  );
+}
+
+describe('operator: admission webhook', function () {
+  this.timeout(240_000);
+  afterEach(printLogOnFailure);
+  afterEach(async () => {
+    // The configuration outlives the operator (it fails open); later tests must not meet it.
+    await kubectl(
+      ['delete', 'validatingwebhookconfiguration', 'deployguard', '--ignore-not-found'],
+      {
+        allowFail: true,
+      },
+    );
+  });
+
+  operatorTest(
+    'refuses under Deny, warns under Warn and admits what is benign, as the API server asks',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const deny = await freshNamespace('dg-deny');
+      const warn = await freshNamespace('dg-warn');
+      await applyPolicy(own, `deny-${deny}`, {
+        match: { namespaces: [deny] },
+        rules: BASELINE,
+        admission: { action: 'Deny' },
+      });
+      await applyPolicy(own, `warn-${warn}`, {
+        match: { namespaces: [warn] },
+        rules: BASELINE,
+        admission: { action: 'Warn' },
+      });
+      await startServing(own, await freePort());
+      await untilRefused(deny);
+      const vwc = JSON.parse(
+        (await kubectl(['get', 'validatingwebhookconfiguration', 'deployguard', '-o', 'json']))
+          .stdout,
+      ) as { webhooks: { failurePolicy: string; sideEffects: string; timeoutSeconds: number }[] };
+      for (const w of vwc.webhooks) {
+        expect(w.failurePolicy).to.equal('Ignore');
+        expect(w.sideEffects).to.equal('None');
+        expect(w.timeoutSeconds).to.be.at.most(5);
+      }
+
+      // A pod: refused with the policy, rule, field and fix named; nothing is created.
+      const refused = await kubectlWith(['create', '-n', deny, '-f', '-'], pod('priv', PRIVILEGED));
+      expect(refused.code).to.not.equal(0);
+      expect(refused.stderr).to.contain('denied the request');
+      expect(refused.stderr).to.contain(
+        `policy "deny-${deny}": pss.privileged (critical) at spec.containers[0].securityContext.privileged`,
+      );
+      expect(refused.stderr).to.contain('fix: set the field as the Pod Security Standards');
+      expect(await get('pod', 'priv', deny)).to.equal(undefined);
+
+      // A Deployment: refused at apply, with the template's path; no silent ReplicaSet.
+      const dep = await kubectlWith(
+        ['apply', '-n', deny, '-f', '-'],
+        deployment('web', 1, PRIVILEGED),
+      );
+      expect(dep.code).to.not.equal(0);
+      expect(dep.stderr).to.contain('spec.template.spec.containers[0].securityContext.privileged');
+      expect(await get('deployment', 'web', deny)).to.equal(undefined);
+
+      // A benign pod: admitted, and not a word from deployguard.
+      const benign = await kubectlWith(['create', '-n', deny, '-f', '-'], pod('ok'));
+      expect(benign.code).to.equal(0);
+      expect(benign.stderr).to.not.contain('deployguard');
+
+      // `kubectl debug` with a privileged ephemeral container: refused; the pod keeps none.
+      const debug = await kubectl(
+        ['debug', '-n', deny, 'ok', '--image=busybox', '--profile=sysadmin', '--container=dbg'],
+        { allowFail: true },
+      );
+      expect(debug.code).to.not.equal(0);
+      expect(debug.stderr).to.contain('spec.ephemeralContainers[0].securityContext.privileged');
+      const ok = await get<{ spec: { ephemeralContainers?: unknown[] } }>('pod', 'ok', deny);
+      expect(ok?.spec.ephemeralContainers ?? []).to.have.length(0);
+
+      // A server dry run is judged (refused) and writes nothing, under Warn it is warned.
+      const dry = await kubectlWith(
+        ['create', '-n', deny, '--dry-run=server', '-f', '-'],
+        pod('dry', PRIVILEGED),
+      );
+      expect(dry.code).to.not.equal(0);
+      expect(dry.stderr).to.contain('pss.privileged');
+      const dryWarn = await kubectlWith(
+        ['create', '-n', warn, '--dry-run=server', '-f', '-'],
+        pod('dry', PRIVILEGED),
+      );
+      expect(dryWarn.code).to.equal(0);
+      expect(dryWarn.stderr).to.match(/Warning: deployguard: policy "warn-.*": pss\.privileged/);
+      expect(await get('pod', 'dry', warn)).to.equal(undefined);
+
+      // Warn: admitted with a kubectl-visible warning, for a pod and a Deployment.
+      const warned = await kubectlWith(['create', '-n', warn, '-f', '-'], pod('priv', PRIVILEGED));
+      expect(warned.code).to.equal(0);
+      expect(warned.stderr).to.match(
+        /Warning: deployguard: policy "warn-.*": pss\.privileged \(critical\) at spec\.containers\[0\]/,
+      );
+      const warnedDep = await kubectlWith(
+        ['apply', '-n', warn, '-f', '-'],
+        deployment('web', 1, PRIVILEGED),
+      );
+      expect(warnedDep.code).to.equal(0);
+      expect(warnedDep.stderr).to.contain('Warning: deployguard');
+      // The operator still records what admission let through (mode is independent of admission),
+      // and its own record (an UPDATE that adds no violation) is not refused.
+      await annotated(warn, 'priv', 60_000);
+    },
+  );
+
+  operatorTest(
+    'refuses a policy the operator could not use at kubectl apply, naming the field',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const deny = await freshNamespace('dg-deny');
+      await applyPolicy(own, `deny-${deny}`, {
+        match: { namespaces: [deny] },
+        rules: BASELINE,
+        admission: { action: 'Deny' },
+      });
+      await startServing(own, await freePort());
+      await untilRefused(deny);
+      const bad = {
+        apiVersion: 'deployguard.dev/v1alpha1',
+        kind: 'ContainerDeploymentPolicy',
+        metadata: { name: `bad-regex-${own}` },
+        spec: { rules: { commands: { deniedPatterns: ['(a'] } } },
+      };
+      const r = await kubectlWith(['apply', '-f', '-'], bad);
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.contain('denied the request');
+      expect(r.stderr).to.contain('spec.rules.commands.deniedPatterns[0]');
+      expect(await get('containerdeploymentpolicy', bad.metadata.name)).to.equal(undefined);
+      // An unknown rule ID in severity, too; a good policy goes through.
+      const unknown = await kubectlWith(['apply', '-f', '-'], {
+        ...bad,
+        spec: { rules: BASELINE, severity: { 'pss.nope': 'high' } },
+      });
+      expect(unknown.code).to.not.equal(0);
+      expect(unknown.stderr).to.contain('spec.severity[pss.nope]');
+    },
+  );
+
+  operatorTest(
+    'fails open while the operator is down, and remediates on its first watch event',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const deny = await freshNamespace('dg-deny');
+      await applyPolicy(own, `deny-${deny}`, {
+        mode: 'Enforce',
+        match: { namespaces: [deny] },
+        rules: BASELINE,
+        admission: { action: 'Deny' },
+        actions: [{ type: 'DeletePod' }],
+      });
+      const port = await freePort();
+      const first = await startServing(own, port);
+      await untilRefused(deny);
+      await first.stop();
+      // The webhook is gone, its configuration stays: the API server fails open.
+      const admitted = await kubectlWith(
+        ['create', '-n', deny, '-f', '-'],
+        pod('slipped', PRIVILEGED),
+      );
+      expect(admitted.code, admitted.stderr).to.equal(0);
+      expect(await get<PodJson>('pod', 'slipped', deny)).to.not.equal(undefined);
+      await startServing(own, port);
+      await waitFor(
+        'the admitted pod deleted',
+        async () => !(await get('pod', 'slipped', deny)),
+        60_000,
+      );
+    },
+  );
+});
