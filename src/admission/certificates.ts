@@ -40,7 +40,7 @@ export function nextPki(
   const caPem = current.cas[caIndex] as string;
   const caKey = caIndex === 0 ? current.caKey : undefined;
   if (!caKey) return { pki: fresh(now, s), why: "the newest CA's key is missing" };
-  if (ageLeft(newest, now) < 1 / 3) {
+  if (renewable(newest, now, s.caValidityMs)) {
     const ca = newCa(now, s);
     return {
       pki: {
@@ -61,7 +61,7 @@ export function nextPki(
         : published(caPem)
           ? 'the newest CA is published: the serving certificate moves to it'
           : undefined
-      : ageLeft(leaf, now) < 1 / 3
+      : renewable(leaf, now, s.certValidityMs)
         ? 'the serving certificate has a third of its life left'
         : !sameHosts(leaf, s.hosts)
           ? 'the serving certificate is for other names'
@@ -75,11 +75,13 @@ export function nextPki(
   return undefined;
 }
 
-/** The time a certificate has left, as a share of its life. */
-function ageLeft(c: X509Certificate, now: number): number {
-  const from = Date.parse(c.validFrom);
-  const to = Date.parse(c.validTo);
-  return (to - now) / Math.max(1, to - from);
+/**
+ * Under a third of the configured life left. Measured against the setting, not the certificate's
+ * own dates: those start an hour early (for clocks that run behind), which would stretch a short
+ * life.
+ */
+function renewable(c: X509Certificate, now: number, lifeMs: number): boolean {
+  return Date.parse(c.validTo) - now < lifeMs / 3;
 }
 
 function fresh(now: number, s: PkiSettings): Pki {

@@ -30,7 +30,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServing(own: string, port: number): Promise<OperatorProcess> {
+async function startServing(
+  own: string,
+  port: number,
+  args: string[] = [],
+): Promise<OperatorProcess> {
   return OperatorProcess.start({
     namespace: own,
     kubeconfig: await operatorAccount(own, { admission: true }),
@@ -38,6 +42,7 @@ async function startServing(own: string, port: number): Promise<OperatorProcess>
       `--admission-bind-address=127.0.0.1:${port}`,
       `--admission-url=https://127.0.0.1:${port}`,
       '--admission-cert-check=1s',
+      ...args,
     ],
   });
 }
@@ -234,4 +239,50 @@ describe('operator: admission webhook', function () {
       );
     },
   );
+
+  operatorTest('renews its serving certificate while the API server keeps calling it', async () => {
+    const own = await freshNamespace('dg-op');
+    const deny = await freshNamespace('dg-deny');
+    await applyPolicy(own, `deny-${deny}`, {
+      match: { namespaces: [deny] },
+      rules: BASELINE,
+      admission: { action: 'Deny' },
+    });
+    // A one-minute certificate is renewed with 20 s left, 40 s after it was made.
+    const op = await startServing(own, await freePort(), ['--admission-cert-validity=1m']);
+    await untilRefused(deny);
+    const secret = async (): Promise<string> =>
+      (
+        await kubectl([
+          'get',
+          'secret',
+          'deployguard-webhook-tls',
+          '-n',
+          own,
+          '-o',
+          'jsonpath={.data.tls\\.crt}',
+        ])
+      ).stdout;
+    const before = await secret();
+    let judged = 0;
+    let unjudged = 0;
+    const renewed = (): boolean =>
+      op.logs.some((l) => l.msg === 'admission: serving a renewed certificate');
+    // Every request in the meantime, and a few after, is judged: none fails open.
+    const deadline = Date.now() + 90_000;
+    let after = 0;
+    while (Date.now() < deadline && after < 5) {
+      const r = await kubectlWith(
+        ['create', '-n', deny, '--dry-run=server', '-f', '-'],
+        pod('probe', PRIVILEGED),
+      );
+      if (r.code !== 0 && r.stderr.includes('pss.privileged')) judged++;
+      else unjudged++;
+      if (renewed()) after++;
+    }
+    expect(renewed(), 'the certificate was renewed').to.equal(true);
+    expect(await secret()).to.not.equal(before);
+    expect(unjudged, `${judged} judged`).to.equal(0);
+    expect(judged).to.be.greaterThan(10);
+  });
 });
