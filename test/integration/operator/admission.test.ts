@@ -7,7 +7,13 @@
 import { expect } from 'chai';
 import { createServer } from 'node:net';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
-import { applyPolicy, operatorAccount, operatorTest, OperatorProcess } from './harness.ts';
+import {
+  applyPolicy,
+  metricValue,
+  operatorAccount,
+  operatorTest,
+  OperatorProcess,
+} from './harness.ts';
 import {
   BASELINE,
   PRIVILEGED,
@@ -96,7 +102,7 @@ describe('operator: admission webhook', function () {
         rules: BASELINE,
         admission: { action: 'Warn' },
       });
-      await startServing(own, await freePort());
+      const op = await startServing(own, await freePort());
       await untilRefused(deny);
       const vwc = JSON.parse(
         (await kubectl(['get', 'validatingwebhookconfiguration', 'deployguard', '-o', 'json']))
@@ -172,6 +178,18 @@ describe('operator: admission webhook', function () {
       // The operator still records what admission let through (mode is independent of admission),
       // and its own record (an UPDATE that adds no violation) is not refused.
       await annotated(warn, 'priv', 60_000);
+      // What on-call sees: every answer counted by kind and outcome, and how long answers took.
+      const text = await op.metrics();
+      const count = (labels: Record<string, string>): number =>
+        metricValue(text, 'deployguard_admission_reviews_total', labels);
+      expect(count({ kind: 'Pod', outcome: 'denied' })).to.be.at.least(3);
+      expect(count({ kind: 'Deployment', outcome: 'denied' })).to.equal(1);
+      expect(count({ kind: 'Pod', outcome: 'warned' })).to.be.at.least(2);
+      expect(count({ kind: 'Pod', outcome: 'allowed' })).to.be.at.least(1);
+      expect(metricValue(text, 'deployguard_admission_duration_seconds_count')).to.be.at.least(8);
+      // Each refusal is logged with who asked.
+      const denial = op.logs.find((l) => l.msg === 'admission: denied' && l.name === 'priv');
+      expect(denial?.user).to.equal('deployguard-admin');
     },
   );
 
@@ -185,7 +203,7 @@ describe('operator: admission webhook', function () {
         rules: BASELINE,
         admission: { action: 'Deny' },
       });
-      await startServing(own, await freePort());
+      const op = await startServing(own, await freePort());
       await untilRefused(deny);
       const bad = {
         apiVersion: 'deployguard.dev/v1alpha1',
@@ -205,6 +223,12 @@ describe('operator: admission webhook', function () {
       });
       expect(unknown.code).to.not.equal(0);
       expect(unknown.stderr).to.contain('spec.severity[pss.nope]');
+      expect(
+        await op.metric('deployguard_admission_reviews_total', {
+          kind: 'ContainerDeploymentPolicy',
+          outcome: 'invalid',
+        }),
+      ).to.equal(2);
     },
   );
 
