@@ -1,8 +1,15 @@
 // The webhook's HTTPS endpoint. Only the API server should call it, but anyone on the pod network
 // can reach it, so it is as guarded as the metrics endpoint: POST of a bounded JSON body only,
 // tight timeouts and a connection cap. The certificate is swapped in place when it rotates.
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseBindAddress } from '../base/bind-address.ts';
 import { errorMessage, type Log } from '../base/log.ts';
@@ -13,6 +20,8 @@ export const MAX_REVIEW_BYTES = 7 * 1024 * 1024;
 
 export interface AdmissionServer {
   address: string;
+  /** TLS connections accepted so far, and how many of them speak HTTP/2. */
+  connections(): { total: number; http2: number };
   /** Serves this certificate from the next handshake on. */
   useCertificate(tls: { cert: string; key: string }): void;
   close(): Promise<void>;
@@ -28,19 +37,36 @@ export async function startAdmissionServer(opts: {
   const parsed = parseBindAddress(opts.bindAddress);
   if (parsed === undefined || parsed === 'disabled')
     throw new Error(`invalid admission bind address "${opts.bindAddress}"`);
-  const server: Server = createServer(
+  const busy = new Map<TLSSocket, number>();
+  let closing = false;
+  let connections = 0;
+  let http2Connections = 0;
+  // HTTP/2 when the client offers it, as the API server does: its requests share one connection
+  // instead of a TLS handshake for each one its idle pool can't keep at 50 requests at once.
+  const server: Http2SecureServer = createSecureServer(
     {
       ...opts.tls,
+      allowHTTP1: true,
       minVersion: 'TLSv1.2',
       handshakeTimeout: 5_000,
-      requestTimeout: 15_000,
-      headersTimeout: 5_000,
-      keepAliveTimeout: 30_000,
+      settings: { maxConcurrentStreams: 250 },
     },
-    (req, res) => void serve(req, res, opts),
+    (req, res) => {
+      // HTTP/1.1 connections: counted busy while a request is in flight, so close() can cut the
+      // idle ones at once (HTTP/2 sessions close themselves once their streams are done).
+      const socket = req.httpVersionMajor === 1 ? (req.socket as TLSSocket) : undefined;
+      if (socket) busy.set(socket, (busy.get(socket) ?? 0) + 1);
+      res.on('finish', () => {
+        if (!socket) return;
+        const left = (busy.get(socket) ?? 1) - 1;
+        busy.set(socket, left);
+        if (left === 0 && closing) socket.destroy();
+      });
+      void serve(req, res, opts);
+    },
   );
   server.maxConnections = 256;
-  server.setTimeout(30_000, (socket) => socket.destroy());
+  server.setTimeout(30_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: parsed.port, host: parsed.host }, () => {
@@ -49,27 +75,46 @@ export async function startAdmissionServer(opts: {
     });
   });
   server.on('tlsClientError', () => {});
+  // Open HTTP/2 sessions, so close() can end them (they have no closeIdleConnections).
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  server.on('secureConnection', (s: TLSSocket) => {
+    busy.set(s, 0);
+    connections++;
+    if (s.alpnProtocol === 'h2') http2Connections++;
+    s.on('close', () => busy.delete(s));
+  });
   server.on('error', (e) => opts.log.warn('admission server error', { error: errorMessage(e) }));
   const a = server.address() as AddressInfo;
   return {
     address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
     useCertificate: (tls) => server.setSecureContext(tls),
+    connections: () => ({ total: connections, http2: http2Connections }),
     close: () =>
       new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), 2000);
+        // Requests in flight get a short grace; then every connection is cut.
+        const force = setTimeout(() => {
+          for (const s of sessions) s.destroy();
+          for (const s of busy.keys()) s.destroy();
+        }, 2000);
         force.unref();
         server.close(() => {
           clearTimeout(force);
           resolve();
         });
-        server.closeIdleConnections();
+        closing = true;
+        for (const s of sessions) s.close();
+        for (const [s, n] of busy) if (n === 0 && s.alpnProtocol !== 'h2') s.destroy();
       }),
   };
 }
 
 async function serve(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
   opts: {
     paths: readonly string[];
     handle(path: string, body: unknown): Promise<Answer>;
@@ -84,7 +129,6 @@ async function serve(
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > MAX_REVIEW_BYTES) {
-    res.setHeader('Connection', 'close');
     return send(res, 413, { message: 'review too large' });
   }
   const chunks: Buffer[] = [];
@@ -93,13 +137,13 @@ async function serve(
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > MAX_REVIEW_BYTES) {
-        res.setHeader('Connection', 'close');
-        return send(res, 413, { message: 'review too large' });
+        send(res, 413, { message: 'review too large' });
+        return void req.destroy();
       }
       chunks.push(chunk);
     }
   } catch {
-    return void res.destroy();
+    return void req.destroy();
   }
   let body: unknown;
   try {
@@ -116,7 +160,7 @@ async function serve(
   }
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
+function send(res: ServerResponse | Http2ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.statusCode = code;
   res.setHeader('Content-Type', 'application/json');

@@ -134,6 +134,7 @@ export class AdmissionComponent implements Component {
 
   /** Read the Secret; on the leader renew it and keep the webhook configuration; serve it. */
   private async tick(): Promise<void> {
+    if (this.server) this.o.log.debug('admission: connections', this.server.connections());
     const path = resourcePath({
       version: 'v1',
       resource: 'secrets',
