@@ -212,6 +212,8 @@ describe('charts/deployguard: the Helm chart', function () {
           'namespace.create=true',
           'operator.logLevel=debug',
           'guardFloors.maxActionsPerMinute=10',
+          'admission.enabled=true',
+          'admission.certValidity=720h',
         ],
         [
           'podMonitor.enabled=true',
@@ -405,6 +407,56 @@ describe('charts/deployguard: the Helm chart', function () {
       ]);
     });
 
+    it('serves admission only when admission.enabled: Service, port, flags, ingress and the RBAC of config/rbac', async () => {
+      const kinds = (docs: readonly Doc[]) => docs.map((d) => `${d.kind}/${d.metadata.name}`);
+      expect(kinds(defaults).filter((k) => /webhook|admission/.test(k))).to.deep.equal([]);
+      const on = await template('deployguard', OPERATOR_NS, [
+        'admission.enabled=true',
+        'admission.certValidity=720h',
+      ]);
+      expect(managerArgs(on)).to.deep.equal([
+        ...BASE_ARGS,
+        '--admission-bind-address=:9443',
+        `--admission-service=${OPERATOR_NS}/deployguard-webhook`,
+        '--admission-cert-validity=720h',
+      ]);
+      const svc = find(on, 'Service', 'deployguard-webhook').spec as {
+        ports: { port: number; targetPort: string }[];
+      };
+      expect(svc.ports).to.deep.equal([
+        { name: 'https-webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
+      ]);
+      const ports = (podTemplate(on).spec.containers[0] as unknown as { ports: { name: string }[] })
+        .ports;
+      expect(ports.map((p) => p.name)).to.deep.equal(['metrics', 'health', 'webhook']);
+      const ingress = (find(on, 'NetworkPolicy').spec as { ingress: { ports: unknown[] }[] })
+        .ingress;
+      expect(ingress.at(-1)).to.deep.equal({ ports: [{ port: 'webhook', protocol: 'TCP' }] });
+      // The same rules as config/rbac/admission_role.yaml, the file the integration tests run
+      // the operator with.
+      const config = parseAllDocuments(
+        readFileSync(join(repoRoot, 'config', 'rbac', 'admission_role.yaml'), 'utf8'),
+      ).map((d) => d.toJSON() as Doc & { rules: unknown });
+      for (const kind of ['ClusterRole', 'Role']) {
+        const want = config.find((d) => d.kind === kind)?.rules;
+        expect(
+          (find(on, kind, 'deployguard-admission') as Doc & { rules: unknown }).rules,
+        ).to.deep.equal(want);
+      }
+      for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+        const b = find(on, kind, 'deployguard-admission') as Doc & {
+          subjects: { name: string; namespace: string }[];
+        };
+        expect(b.subjects).to.deep.equal([
+          {
+            kind: 'ServiceAccount',
+            name: 'deployguard-controller-manager',
+            namespace: OPERATOR_NS,
+          },
+        ]);
+      }
+    });
+
     it('passes the guard floors as flags only when set (0 counts as set)', async () => {
       const args = managerArgs(defaults).join(' ');
       expect(args).to.not.match(/protected-namespaces|max-cordoned|max-actions/);
@@ -579,6 +631,7 @@ describe('charts/deployguard: the Helm chart', function () {
         'serviceMonitor.enabled=true',
         'prometheusRule.enabled=true',
         'examplePolicies.enabled=true',
+        'admission.enabled=true',
       ];
       const dry = await helm([
         'install',

@@ -16,6 +16,11 @@ Prefix of every object name: fullnameOverride, else the release name when it alr
 {{- include "deployguard.fullname" . }}-controller-manager
 {{- end -}}
 
+{{/* The admission webhook's Service: the API server calls it (admission.enabled). */}}
+{{- define "deployguard.webhookName" -}}
+{{- include "deployguard.fullname" . }}-webhook
+{{- end -}}
+
 {{/* The metrics Service; Prometheus's job label is this name. */}}
 {{- define "deployguard.metricsName" -}}
 {{- include "deployguard.fullname" . }}-metrics
@@ -96,6 +101,13 @@ config/.
 {{- end }}
 {{- if not (kindIs "invalid" $g.maxActionsPerMinute) }}
 - {{ printf "--max-actions-per-minute=%d" (int $g.maxActionsPerMinute) | quote }}
+{{- end }}
+{{- if .Values.admission.enabled }}
+- --admission-bind-address=:9443
+- {{ printf "--admission-service=%s/%s" .Release.Namespace (include "deployguard.webhookName" .) | quote }}
+{{- with .Values.admission.certValidity }}
+- {{ printf "--admission-cert-validity=%s" . | quote }}
+{{- end }}
 {{- end }}
 {{- range $o.extraArgs }}
 - {{ . | quote }}
