@@ -79,6 +79,10 @@ bench: deps ## Engine micro-benchmark (pod evaluations per second on one core)
 bench-hostile: deps cluster-up ## The operator under a hostile tenant for 70 s: /healthz, a canary pod, RSS (docs/benchmarks.md)
 	$(RUN) bench:hostile
 
+.PHONY: bench-admission
+bench-admission: deps cluster-up ## What the admission webhook adds to a pod CREATE at 50 concurrent clients, against the same CREATE without it (docs/benchmarks.md)
+	$(RUN) bench:admission
+
 .PHONY: bench-operator
 bench-operator: deps cluster-up ## The operator against the API server's own limit: 10 to 200 pods/s beside a bare watch and a PATCH prober, then memory and cold start at 1k to 50k pods (docs/benchmarks.md)
 	$(RUN) bench:operator
