@@ -25,7 +25,7 @@ import {
 } from '../../test/integration/cluster.ts';
 import {
   OperatorProcess,
-  TEST_OWNER_LABEL,
+  applyPolicy,
   cleanUpOperators,
   operatorAccount,
 } from '../../test/integration/operator/harness.ts';
@@ -213,20 +213,14 @@ async function main(): Promise<number> {
   const own = await freshNamespace('dg-bench-adm-op');
   const plain = await freshNamespace('dg-bench-adm-plain');
   const judged = await freshNamespace('dg-bench-adm-judged');
-  await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'deployguard.dev/v1alpha1',
-      kind: 'ContainerDeploymentPolicy',
-      metadata: { name: `bench-adm-${own.slice(-8)}`, labels: { [TEST_OWNER_LABEL]: own } },
-      spec: {
-        admission: { action: 'Deny' },
-        rules: {
-          podSecurity: { level: 'baseline' },
-          indicators: {},
-          commands: { deniedPatterns: ['nc\\s+-e', 'xmrig'] },
-        },
-      },
-    }),
+  // applyPolicy: cleanUpOperators deletes it at the end.
+  await applyPolicy(own, `bench-adm-${own.slice(-8)}`, {
+    admission: { action: 'Deny' },
+    rules: {
+      podSecurity: { level: 'baseline' },
+      indicators: {},
+      commands: { deniedPatterns: ['nc\\s+-e', 'xmrig'] },
+    },
   });
   const port = await freePort();
   const op = await OperatorProcess.start({
