@@ -76,10 +76,12 @@ export async function startHttpServers(opts: {
     '/readyz': (_req, res) => probe(res, opts.readyz),
   };
   // The same address for both (e.g. ":8080" twice) means one server with every route, rather than
-  // a second listen failing with EADDRINUSE. Port 0 twice means two different free ports. Secure
-  // metrics never share: the kubelet probes over plain HTTP.
+  // a second listen failing with EADDRINUSE. Port 0 twice means two different free ports, and "0"
+  // twice serves neither. Secure metrics never share: the kubelet probes over plain HTTP.
   const sameAddress =
-    opts.metricsBindAddress === opts.probeBindAddress && !/:0$/.test(opts.metricsBindAddress);
+    opts.metricsBindAddress === opts.probeBindAddress &&
+    !/:0$/.test(opts.metricsBindAddress) &&
+    parseBindAddress(opts.metricsBindAddress) !== 'disabled';
   if (security && sameAddress)
     throw new Error('secure metrics need their own address: the probes are plain HTTP');
   const shared = sameAddress && !security;

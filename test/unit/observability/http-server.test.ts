@@ -270,4 +270,18 @@ describe('observability/http-server: secure metrics', () => {
     );
     expect(err?.message).to.match(/own address/);
   });
+
+  it('serves neither when both are disabled, metrics secure or not', async () => {
+    const servers = await startHttpServers({
+      metricsBindAddress: '0',
+      probeBindAddress: '0',
+      registry: createMetrics({ version: '9.9.9', collectDefault: false }).registry,
+      healthz: () => ({ ok: true, detail: '' }),
+      readyz: () => ({ ok: true, detail: '' }),
+      log: quiet,
+      metricsSecurity: { tls: () => made, authorize: async () => 'allowed' },
+    });
+    expect([servers.metricsAddress, servers.probeAddress]).to.deep.equal(['', '']);
+    await servers.close();
+  });
 });
