@@ -6,11 +6,10 @@
 // while the webhook was down) could no longer be labelled, scaled, have a finalizer removed or be
 // recorded by the operator itself; and a changed image is still a new violation, since its message
 // names the image.
-import { SEVERITY_RANK } from '../api/constants.ts';
 import type { PolicyAdmission } from '../api/policy.ts';
 import type { CompiledPolicy } from '../engine/compiled-policy.ts';
 import { ruleInfo } from '../engine/catalog.ts';
-import type { Evaluation, Violation } from '../engine/violation.ts';
+import { atLeast, type Evaluation, type Violation } from '../engine/violation.ts';
 import type { AdmissionResponse } from './review.ts';
 
 /** The API server may cut a longer warning; kubectl prints each on a line of its own. */
@@ -49,7 +48,7 @@ export function decideWorkload(d: WorkloadDecision): Decision {
   for (const v of d.current.violations) {
     const a = d.admission(v.policy);
     if (!a || a.action === 'Off' || before.has(identity(v))) continue;
-    if (a.minSeverity && SEVERITY_RANK[v.severity] < SEVERITY_RANK[a.minSeverity]) continue;
+    if (!atLeast(v, a.minSeverity)) continue;
     (a.action === 'Deny' ? denied : warned).push(v);
   }
   const warnings = warningLines(warned);

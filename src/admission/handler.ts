@@ -75,7 +75,11 @@ export class AdmissionHandler {
             });
             return failedOpen(request, 'it could not be judged');
           });
-    this.deps.onOutcome?.(request.kind.kind, outcome, (this.deps.clock.now() - started) / 1000);
+    this.deps.onOutcome?.(
+      kindLabel(request.kind.kind),
+      outcome,
+      (this.deps.clock.now() - started) / 1000,
+    );
     return { code: 200, body: reviewAnswer(response) };
   }
 
@@ -93,9 +97,13 @@ export class AdmissionHandler {
     if (!current) return allowed;
     const previous =
       request.operation === 'UPDATE' ? this.sanitized(request, request.oldObject) : undefined;
+    // One "now" for both objects: a schedule window's message names the time, and two readings
+    // would make an unchanged violation look new.
+    const now = new Date(this.deps.clock.now());
+    const namespaceLabels = this.deps.namespaceLabels(request.namespace) ?? {};
     const ctx = (s: SanitizedPod): EvaluationContext => ({
-      namespaceLabels: this.deps.namespaceLabels(request.namespace) ?? {},
-      now: new Date(this.deps.clock.now()),
+      namespaceLabels,
+      now,
       truncated: s.truncated,
     });
     const judged = await this.within(
@@ -105,14 +113,14 @@ export class AdmissionHandler {
       ]),
     );
     if (!judged) return failedOpen(request, 'it was not judged in time');
-    const [now, before] = judged;
+    const [after, before] = judged;
     const byName = new Map<string, PolicyAdmission>(
       policies.map((c) => [c.policy.name, c.policy.spec.admission]),
     );
     const decision = decideWorkload({
       uid: request.uid,
       what: describeTarget(request, current),
-      current: now,
+      current: after,
       previous: before,
       admission: (name) => byName.get(name),
     });
@@ -159,6 +167,11 @@ export class AdmissionHandler {
       timer?.cancel();
     }
   }
+}
+
+/** The kind as a metric label: one of the kinds the webhook is registered for, else "other". */
+function kindLabel(kind: string): string {
+  return POD_KINDS.includes(kind) || kind === 'ContainerDeploymentPolicy' ? kind : 'other';
 }
 
 function policyAnswer(request: AdmissionRequest): {

@@ -2,6 +2,7 @@
 // can reach it, so it is as guarded as the metrics endpoint: POST of a bounded JSON body only,
 // tight timeouts and a connection cap. The certificate is swapped in place when it rotates.
 import {
+  constants,
   createSecureServer,
   type Http2SecureServer,
   type Http2ServerRequest,
@@ -17,6 +18,18 @@ import type { Answer } from './handler.ts';
 
 /** An AdmissionReview holds the object and the old one; the API server's own limit is 3 MiB each. */
 export const MAX_REVIEW_BYTES = 7 * 1024 * 1024;
+/**
+ * Bytes of request bodies held at once, across every connection: beyond it a request is answered
+ * 503 (the API server then fails open, and the watch judges the pod), so no number of callers can
+ * make the operator hold more than this.
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/** A body not fully received by then is dropped: a trickled body can't hold a slot for long. */
+export const BODY_DEADLINE_MS = 5_000;
+/** Connections from one address: the API server needs one or two (HTTP/2), a scanner gets no more. */
+export const MAX_CONNECTIONS_PER_ADDRESS = 32;
+/** Streams at once on one HTTP/2 connection. */
+const MAX_STREAMS = 32;
 
 export interface AdmissionServer {
   address: string;
@@ -49,7 +62,7 @@ export async function startAdmissionServer(opts: {
       allowHTTP1: true,
       minVersion: 'TLSv1.2',
       handshakeTimeout: 5_000,
-      settings: { maxConcurrentStreams: 250 },
+      settings: { maxConcurrentStreams: MAX_STREAMS },
     },
     (req, res) => {
       // HTTP/1.1 connections: counted busy while a request is in flight, so close() can cut the
@@ -62,9 +75,22 @@ export async function startAdmissionServer(opts: {
         busy.set(socket, left);
         if (left === 0 && closing) socket.destroy();
       });
-      void serve(req, res, opts);
+      void serve(req, res, { ...opts, budget });
     },
   );
+  const budget = { held: 0 };
+  const perAddress = new Map<string, number>();
+  server.on('secureConnection', (s: TLSSocket) => {
+    const from = s.remoteAddress ?? '';
+    const n = (perAddress.get(from) ?? 0) + 1;
+    if (n > MAX_CONNECTIONS_PER_ADDRESS) return void s.destroy();
+    perAddress.set(from, n);
+    s.on('close', () => {
+      const left = (perAddress.get(from) ?? 1) - 1;
+      if (left > 0) perAddress.set(from, left);
+      else perAddress.delete(from);
+    });
+  });
   server.maxConnections = 256;
   server.setTimeout(30_000);
   await new Promise<void>((resolve, reject) => {
@@ -119,6 +145,8 @@ async function serve(
     paths: readonly string[];
     handle(path: string, body: unknown): Promise<Answer>;
     log: Pick<Log, 'warn'>;
+    /** Body bytes held now, by every request together. */
+    budget: { held: number };
   },
 ): Promise<void> {
   const path = (req.url ?? '').split('?', 1)[0] as string;
@@ -133,17 +161,27 @@ async function serve(
   }
   const chunks: Buffer[] = [];
   let size = 0;
+  const deadline = setTimeout(() => drop(req, res), BODY_DEADLINE_MS);
   try {
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
+      opts.budget.held += chunk.length;
       if (size > MAX_REVIEW_BYTES) {
         send(res, 413, { message: 'review too large' });
-        return void req.destroy();
+        return drop(req, res);
+      }
+      if (opts.budget.held > MAX_BODY_BYTES_IN_FLIGHT) {
+        res.setHeader('Retry-After', '1');
+        send(res, 503, { message: 'too many reviews at once' });
+        return drop(req, res);
       }
       chunks.push(chunk);
     }
   } catch {
-    return void req.destroy();
+    return drop(req, res);
+  } finally {
+    clearTimeout(deadline);
+    opts.budget.held -= size;
   }
   let body: unknown;
   try {
@@ -158,6 +196,15 @@ async function serve(
     opts.log.warn('admission request failed', { error: errorMessage(e) });
     send(res, 500, { message: 'internal error' });
   }
+}
+
+/** Stops reading a request: its HTTP/2 stream is cancelled, an HTTP/1.1 connection closed. */
+function drop(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+): void {
+  if ('stream' in res) res.stream.close(constants.NGHTTP2_CANCEL);
+  else req.socket.destroy();
 }
 
 function send(res: ServerResponse | Http2ServerResponse, code: number, body: unknown): void {

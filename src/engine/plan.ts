@@ -1,11 +1,10 @@
 // Violations -> a remediation plan: the policy's actions, in the order written, each with the
 // violations severe enough for its minSeverity. Audit plans nothing. Pure; the guards that decide
 // whether a planned action may really run live with the executor, not here.
-import { SEVERITY_RANK } from '../api/constants.ts';
 import type { PolicyAction } from '../api/policy.ts';
 import type { CompiledPolicy } from './compiled-policy.ts';
 import type { PodView } from './pod.ts';
-import type { Violation } from './violation.ts';
+import { atLeast, type Violation } from './violation.ts';
 
 export interface PlannedAction {
   policy: string;
@@ -29,8 +28,7 @@ export function planRemediation(
   if (mine.length === 0) return { actions: [] };
   const actions: PlannedAction[] = [];
   for (const action of spec.actions) {
-    const floor = action.minSeverity ? SEVERITY_RANK[action.minSeverity] : 0;
-    const because = mine.filter((v) => SEVERITY_RANK[v.severity] >= floor);
+    const because = mine.filter((v) => atLeast(v, action.minSeverity));
     if (because.length === 0) continue;
     // There is no node to cordon until the pod is bound to one.
     if (action.type === 'CordonNode' && !pod.spec.nodeName) continue;

@@ -1,4 +1,4 @@
-import type { Severity } from '../api/constants.ts';
+import { SEVERITY_RANK, type Severity } from '../api/constants.ts';
 
 /** What one rule found in one place of a pod: the raw material of a Violation, before policy overrides. */
 export interface Finding {
@@ -29,4 +29,14 @@ export interface RuleError {
 export interface Evaluation {
   violations: Violation[];
   errors: RuleError[];
+}
+
+/**
+ * Whether a violation is severe enough for a minSeverity (absent: every one is). A field cut to the
+ * engine's bounds always is: what the padding hid may be of any severity, so a policy that acts
+ * only on critical findings must not let a padded pod through unseen (fail closed).
+ */
+export function atLeast(v: Violation, minSeverity: Severity | undefined): boolean {
+  if (!minSeverity || v.rule === 'input.oversized') return true;
+  return SEVERITY_RANK[v.severity] >= SEVERITY_RANK[minSeverity];
 }

@@ -92,6 +92,13 @@ export class AdmissionComponent implements Component {
     else this.registry.remove(name);
   }
 
+  /** Ready once it serves: a replica without certificates must get no share of the Service. */
+  readiness(): { ok: boolean; detail: string } {
+    return this.server
+      ? { ok: true, detail: 'ok' }
+      : { ok: false, detail: 'admission webhook has no certificate yet' };
+  }
+
   /** Where the webhook listens, once it does ("" before its first certificate). */
   address(): string {
     return this.server?.address ?? '';
@@ -128,7 +135,14 @@ export class AdmissionComponent implements Component {
             error: errorMessage(e),
           }),
         )
-        .finally(() => this.schedule(this.o.config.admissionCertCheckMs));
+        // Until it serves, a replica looks again every 2 s: it is not ready before (readyz).
+        .finally(() =>
+          this.schedule(
+            this.server
+              ? this.o.config.admissionCertCheckMs
+              : Math.min(2000, this.o.config.admissionCertCheckMs),
+          ),
+        );
     }, ms);
   }
 
@@ -152,7 +166,9 @@ export class AdmissionComponent implements Component {
         splitPemBundle(this.published).includes(ca),
       );
       if (next) {
-        await this.writeSecret(path, secret, next.pki);
+        // Published and served only once stored: a write that lost the race to another leader's
+        // would put a CA in the webhook configuration that the other replicas can't serve.
+        if (!(await this.writeSecret(path, secret, next.pki))) return;
         this.o.log.info('admission: certificates written', { why: next.why });
         pki = next.pki;
       }
@@ -197,11 +213,12 @@ export class AdmissionComponent implements Component {
     this.served = pki;
   }
 
+  /** Stores the PKI; false when another writer got there first (the next check reads theirs). */
   private async writeSecret(
     path: string,
     existing: Record<string, unknown> | undefined,
     pki: Pki,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
     const body = {
       apiVersion: 'v1',
@@ -230,9 +247,10 @@ export class AdmissionComponent implements Component {
         );
     } catch (e) {
       // Another leader (a moment ago) wrote first: the next check reads what it wrote.
-      if (isConflict(e) || isAlreadyExists(e)) return;
+      if (isConflict(e) || isAlreadyExists(e)) return false;
       throw e;
     }
+    return true;
   }
 
   private async readPublished(): Promise<string> {

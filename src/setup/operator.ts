@@ -162,7 +162,7 @@ export function buildOperator(o: OperatorOptions): Operator {
           clock,
           log: log.child({ component: 'admission' }),
           onOutcome: (kind, outcome, seconds) => {
-            metrics.admissionReviews.inc({ kind: identifierLabel(kind), outcome });
+            metrics.admissionReviews.inc({ kind, outcome });
             metrics.admissionDuration.observe(seconds);
           },
         })
@@ -332,6 +332,7 @@ export function buildOperator(o: OperatorOptions): Operator {
   );
   manager.addHealthCheck('watches', informers.healthCheck);
   manager.addReadyCheck('caches', informers.readyCheck);
+  if (admission) manager.addReadyCheck('admission', () => admission.readiness());
   manager.addReadyCheck('policies', () =>
     manager.isLeader() && !policiesLoaded
       ? { ok: false, detail: 'policies not loaded' }

@@ -5,6 +5,7 @@
 // `kubectl apply` with the field named; with the operator down a violating pod is admitted (fail
 // open) and then remediated on its first watch event once the operator is back.
 import { expect } from 'chai';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
 import {
@@ -40,9 +41,11 @@ async function startServing(
   own: string,
   port: number,
   args: string[] = [],
+  name?: string,
 ): Promise<OperatorProcess> {
   return OperatorProcess.start({
     namespace: own,
+    name,
     kubeconfig: await operatorAccount(own, { admission: true }),
     args: [
       `--admission-bind-address=127.0.0.1:${port}`,
@@ -308,5 +311,71 @@ describe('operator: admission webhook', function () {
     expect(await secret()).to.not.equal(before);
     expect(unjudged, `${judged} judged`).to.equal(0);
     expect(judged).to.be.greaterThan(10);
+  });
+
+  operatorTest('is answered by a follower too, with the certificate the leader made', async () => {
+    const own = await freshNamespace('dg-op');
+    const deny = await freshNamespace('dg-deny');
+    await applyPolicy(own, `deny-${deny}`, {
+      match: { namespaces: [deny] },
+      rules: BASELINE,
+      admission: { action: 'Deny' },
+    });
+    const [a, b] = await Promise.all([
+      startServing(own, await freePort(), ['--leader-elect'], 'A'),
+      startServing(own, await freePort(), ['--leader-elect'], 'B'),
+    ]);
+    await untilRefused(deny);
+    const leading = async (op: OperatorProcess) => (await op.metric('deployguard_leader')) === 1;
+    const follower = (await leading(a as OperatorProcess)) ? b : a;
+    expect(await leading(follower as OperatorProcess)).to.equal(false);
+    const serving = await (follower as OperatorProcess).waitForLog(
+      (l) => l.msg === 'admission webhook serving',
+      30_000,
+    );
+    const ca = Buffer.from(
+      (
+        await kubectl([
+          'get',
+          'secret',
+          'deployguard-webhook-tls',
+          '-n',
+          own,
+          '-o',
+          'jsonpath={.data.ca\\.crt}',
+        ])
+      ).stdout,
+      'base64',
+    ).toString('utf8');
+    // The API server's own review of a privileged pod, sent to the follower directly.
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'follower-1',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        operation: 'CREATE',
+        namespace: deny,
+        userInfo: { username: 'tester', groups: [] },
+        object: pod('priv', PRIVILEGED),
+      },
+    };
+    const [host, port] = String(serving.address).split(':');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        { host, port: Number(port), method: 'POST', path: '/validate/workloads', ca },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(body));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(review));
+    });
+    const response = (JSON.parse(answer) as { response: { uid: string; allowed: boolean } })
+      .response;
+    expect(response).to.include({ uid: 'follower-1', allowed: false });
   });
 });

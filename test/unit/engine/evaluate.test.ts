@@ -207,6 +207,20 @@ describe('plan', () => {
       'DeletePod',
     ]);
   });
+  it('an oversized field meets every minSeverity: padding never hides a pod from an action', () => {
+    const c = compiled({ mode: 'Enforce', rules: hostPathRule, actions });
+    const v = evaluate(view(podJson()), [c], {
+      namespaceLabels: {},
+      now: NOW,
+      truncated: ['spec.containers[0].env[0].value'],
+    }).violations;
+    expect(v.map((x) => [x.rule, x.severity])).to.deep.equal([['input.oversized', 'high']]);
+    expect(planRemediation(c, v, pod).actions.map((a) => a.action.type)).to.deep.equal([
+      'Label',
+      'DeletePod',
+      'CordonNode',
+    ]);
+  });
   it('plans nothing without violations', () => {
     const c = compiled({ mode: 'Enforce', rules: hostPathRule, actions });
     expect(planRemediation(c, [], pod).actions).to.deep.equal([]);
