@@ -115,6 +115,7 @@ export class AdmissionComponent implements Component {
     await this.ticking?.catch(() => undefined);
     await this.server?.close();
     this.server = undefined;
+    this.served = undefined;
   }
 
   private policies(): readonly CompiledPolicy[] {
