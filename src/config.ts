@@ -299,9 +299,9 @@ const FLAGS: readonly FlagSpec[] = [
   duration(
     'admission-cert-validity',
     '2160h',
-    "the webhook certificate's life (its CA's: 5x); 1m to 87600h",
+    "the webhook certificate's life (its CA's: 5x); 20s to 87600h",
     'admissionCertValidityMs',
-    60_000,
+    20_000,
     87_600 * 3600_000,
   ),
   duration(

@@ -33,6 +33,8 @@ import type { Component } from '../runtime/component.ts';
 import type { Caches } from './caches.ts';
 
 export const WEBHOOK_SECRET = 'deployguard-webhook-tls';
+/** How long a CA bundle is published before the serving certificate may move to its newest CA. */
+const PUBLISHED_FOR_MS = 10_000;
 const VWC_PATH = resourcePath({
   group: 'admissionregistration.k8s.io',
   version: 'v1',
@@ -64,8 +66,9 @@ export class AdmissionComponent implements Component {
   private readonly handler: AdmissionHandler;
   private server?: AdmissionServer;
   private served?: Pki;
-  /** The CA bundle the webhook configuration was last seen or written with. */
+  /** The CA bundle the webhook configuration was last seen or written with, and since when. */
   private published = '';
+  private publishedAt = 0;
   private timer?: Timer;
   private stopped = false;
   private ticking?: Promise<void>;
@@ -118,6 +121,12 @@ export class AdmissionComponent implements Component {
     this.served = undefined;
   }
 
+  private publish(bundle: string): void {
+    if (bundle === this.published) return;
+    this.published = bundle;
+    this.publishedAt = this.o.clock.now();
+  }
+
   private policies(): readonly CompiledPolicy[] {
     const ready = this.registry.ready();
     if (ready !== this.readyOf) {
@@ -162,9 +171,19 @@ export class AdmissionComponent implements Component {
     });
     let pki = secret && pkiOf(secret);
     if (this.o.isLeader()) {
-      if (!this.published) this.published = await this.readPublished();
-      const next = nextPki(pki, this.o.clock.now(), this.settings(), (ca) =>
-        splitPemBundle(this.published).includes(ca),
+      if (!this.published) this.publish(await this.readPublished());
+      const next = nextPki(
+        pki,
+        this.o.clock.now(),
+        this.settings(),
+        (ca) =>
+          // Published a while ago: the API server reloads webhook configurations from a watch, so
+          // a CA written a moment ago may not be trusted yet.
+          splitPemBundle(this.published).includes(ca) &&
+          // (A tenth of the certificate's life at most, so that even a short one, in tests, is
+          // never left to expire while it waits.)
+          this.o.clock.now() - this.publishedAt >=
+            Math.min(PUBLISHED_FOR_MS, this.o.config.admissionCertValidityMs / 10),
       );
       if (next) {
         // Published and served only once stored: a write that lost the race to another leader's
@@ -281,7 +300,7 @@ export class AdmissionComponent implements Component {
       throw e;
     });
     if (have && jsonEqual(have.webhooks, normalized(want.webhooks, have.webhooks))) {
-      this.published = caBundleOf(have);
+      this.publish(caBundleOf(have));
       return;
     }
     const body = have
@@ -299,7 +318,7 @@ export class AdmissionComponent implements Component {
       if (isConflict(e) || isAlreadyExists(e)) return;
       throw e;
     }
-    this.published = caBundle;
+    this.publish(caBundle);
     this.o.log.info('admission: webhook configuration written', { name: WEBHOOK_CONFIGURATION });
   }
 }

@@ -124,11 +124,11 @@ describe('config', () => {
       '--admission-bind-address=:9443',
       '--admission-url=http://a:1',
       '--admission-service=Ops/wh:99999',
-      '--admission-cert-validity=30s',
+      '--admission-cert-validity=10s',
     ]).join('\n');
     expect(refused).to.match(/--admission-url: must be an https URL/);
     expect(refused).to.match(/--admission-service: must be NAMESPACE\/NAME/);
-    expect(refused).to.match(/--admission-cert-validity: must be from 1m/);
+    expect(refused).to.match(/--admission-cert-validity: must be from 20s/);
   });
 
   it('reads the guard floors, and refuses what is not a floor', () => {

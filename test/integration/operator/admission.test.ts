@@ -41,12 +41,12 @@ async function startServing(
   own: string,
   port: number,
   args: string[] = [],
-  name?: string,
+  replica: { name?: string; kubeconfig?: string } = {},
 ): Promise<OperatorProcess> {
   return OperatorProcess.start({
     namespace: own,
-    name,
-    kubeconfig: await operatorAccount(own, { admission: true }),
+    name: replica.name,
+    kubeconfig: replica.kubeconfig ?? (await operatorAccount(own, { admission: true })),
     args: [
       `--admission-bind-address=127.0.0.1:${port}`,
       `--admission-url=https://127.0.0.1:${port}`,
@@ -321,9 +321,11 @@ describe('operator: admission webhook', function () {
       rules: BASELINE,
       admission: { action: 'Deny' },
     });
+    // One account for both (applying it twice at once races), then both replicas at once.
+    const kubeconfig = await operatorAccount(own, { admission: true });
     const [a, b] = await Promise.all([
-      startServing(own, await freePort(), ['--leader-elect'], 'A'),
-      startServing(own, await freePort(), ['--leader-elect'], 'B'),
+      startServing(own, await freePort(), ['--leader-elect'], { name: 'A', kubeconfig }),
+      startServing(own, await freePort(), ['--leader-elect'], { name: 'B', kubeconfig }),
     ]);
     await untilRefused(deny);
     const leading = async (op: OperatorProcess) => (await op.metric('deployguard_leader')) === 1;
@@ -378,4 +380,66 @@ describe('operator: admission webhook', function () {
       .response;
     expect(response).to.include({ uid: 'follower-1', allowed: false });
   });
+
+  operatorTest(
+    'moves to a new CA while the API server keeps calling: trusted first, used after',
+    async () => {
+      const own = await freshNamespace('dg-op');
+      const deny = await freshNamespace('dg-deny');
+      await applyPolicy(own, `deny-${deny}`, {
+        match: { namespaces: [deny] },
+        rules: BASELINE,
+        admission: { action: 'Deny' },
+      });
+      // A 20 s certificate under a 100 s CA: the CA is renewed with a third left, about 67 s in.
+      const op = await startServing(own, await freePort(), ['--admission-cert-validity=20s']);
+      await untilRefused(deny);
+      const field = async (key: string): Promise<string> =>
+        Buffer.from(
+          (
+            await kubectl([
+              'get',
+              'secret',
+              'deployguard-webhook-tls',
+              '-n',
+              own,
+              '-o',
+              `jsonpath={.data.${key.replace('.', '\\.')}}`,
+            ])
+          ).stdout,
+          'base64',
+        ).toString('utf8');
+      const moved = (): boolean =>
+        op.logs.some(
+          (l) =>
+            l.msg === 'admission: certificates written' &&
+            l.why === 'the newest CA is published: the serving certificate moves to it',
+        );
+      let judged = 0;
+      let unjudged = 0;
+      let sawTwo = false;
+      const deadline = Date.now() + 150_000;
+      while (Date.now() < deadline && !moved()) {
+        const r = await kubectlWith(
+          ['create', '-n', deny, '--dry-run=server', '-f', '-'],
+          pod('probe', PRIVILEGED),
+        );
+        if (r.code !== 0 && r.stderr.includes('pss.privileged')) judged++;
+        else unjudged++;
+        if ((await field('ca.crt')).match(/BEGIN CERTIFICATE/g)?.length === 2) sawTwo = true;
+      }
+      expect(moved(), 'the serving certificate moved to the new CA').to.equal(true);
+      expect(sawTwo, 'the new CA joined the bundle next to the old one').to.equal(true);
+      // A few more calls on the new CA's certificate.
+      for (let i = 0; i < 5; i++) {
+        const r = await kubectlWith(
+          ['create', '-n', deny, '--dry-run=server', '-f', '-'],
+          pod('probe', PRIVILEGED),
+        );
+        if (r.code !== 0 && r.stderr.includes('pss.privileged')) judged++;
+        else unjudged++;
+      }
+      expect(unjudged, `${judged} judged`).to.equal(0);
+    },
+  );
 });
