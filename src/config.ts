@@ -249,18 +249,12 @@ const FLAGS: readonly FlagSpec[] = [
       into.evaluationWorkers = n;
     },
   },
-  {
-    name: 'admission-bind-address',
-    type: 'string',
-    placeholder: 'ADDR',
-    default: '0',
-    help: 'serve the admission webhook (HTTPS) here; "0" disables',
-    apply: (raw, into) => {
-      if (parseBindAddress(raw) === undefined)
-        return 'must be ":PORT", "HOST:PORT", "[IPv6]:PORT" or "0" (disabled), port 0 to 65535';
-      into.admissionBindAddress = raw;
-    },
-  },
+  bindAddress(
+    'admission-bind-address',
+    '0',
+    'serve the admission webhook (HTTPS) here; "0" disables',
+    'admissionBindAddress',
+  ),
   {
     name: 'admission-url',
     type: 'string',
@@ -363,7 +357,7 @@ function bindAddress(
   name: string,
   def: string,
   help: string,
-  key: 'metricsBindAddress' | 'healthProbeBindAddress',
+  key: 'metricsBindAddress' | 'healthProbeBindAddress' | 'admissionBindAddress',
 ): FlagSpec {
   return {
     name,
