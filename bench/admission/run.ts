@@ -8,7 +8,6 @@
 // webhook (p50/p95/p99), what it adds, the ratio, and the webhook's own answer time from its
 // histogram. Writes BENCH_RESULTS (default .bench/admission.json); exits 1 when p99 adds over 5 ms.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { KubeClient } from '../../src/kube/client.ts';
@@ -16,6 +15,7 @@ import { VERSION_STRING } from '../../src/version.ts';
 import {
   clusterDir,
   ensureCluster,
+  freePort,
   freshNamespace,
   installCrd,
   kubectl,
@@ -52,17 +52,6 @@ const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 100);
 const RESULTS = process.env.BENCH_RESULTS ?? join(repoRoot, '.bench', 'admission.json');
 const TARGET_ADDED_P99_MS = 5;
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function load(input: ClientsInput): Promise<ClientsOutput> {
   return new Promise((resolve, reject) => {

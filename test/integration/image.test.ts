@@ -16,12 +16,12 @@ import { expect } from 'chai';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import {
   clusterDir,
+  freePort,
   freshNamespace,
   kubectl,
   loadKubeConfig,
@@ -115,21 +115,6 @@ function managerDeployment(): { deployment: DeploymentDoc; manager: ManagerConta
 
 function podman(args: readonly string[], opts: Parameters<typeof run>[2] = {}): Promise<RunResult> {
   return run('podman', args, opts);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

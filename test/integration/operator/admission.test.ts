@@ -6,8 +6,7 @@
 // open) and then remediated on its first watch event once the operator is back.
 import { expect } from 'chai';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
-import { freshNamespace, kubectl, waitFor } from '../cluster.ts';
+import { freePort, freshNamespace, kubectl, waitFor } from '../cluster.ts';
 import {
   applyPolicy,
   metricValue,
@@ -25,17 +24,6 @@ import {
   printLogOnFailure,
   type PodJson,
 } from './objects.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function startServing(
   own: string,
