@@ -49,19 +49,44 @@ function kubectlWith(args: string[], object: unknown): ReturnType<typeof kubectl
   return kubectl(args, { input: JSON.stringify(object), allowFail: true });
 }
 
-/** Waits until the API server calls the webhook: a violating pod's server dry run is refused. */
-async function untilRefused(ns: string): Promise<void> {
-  await waitFor(
-    'the API server to call the webhook',
-    async () =>
-      (
-        await kubectlWith(
-          ['create', '-n', ns, '--dry-run=server', '-f', '-'],
-          pod('probe', PRIVILEGED),
-        )
-      ).code !== 0,
-    60_000,
+/** A violating pod's server dry run, refused for its violation: the webhook judged it. */
+async function judgedProbe(ns: string): Promise<boolean> {
+  const r = await kubectlWith(
+    ['create', '-n', ns, '--dry-run=server', '-f', '-'],
+    pod('probe', PRIVILEGED),
   );
+  return r.code !== 0 && r.stderr.includes('pss.privileged');
+}
+
+/** Waits until the API server calls the webhook. */
+async function untilRefused(ns: string): Promise<void> {
+  await waitFor('the API server to call the webhook', () => judgedProbe(ns), 60_000);
+}
+
+/** A fresh namespace and a policy of `own` that denies Pod Security baseline there at admission. */
+async function denyingNamespace(own: string, spec: Record<string, unknown> = {}): Promise<string> {
+  const ns = await freshNamespace('dg-deny');
+  await applyPolicy(own, `deny-${ns}`, {
+    match: { namespaces: [ns] },
+    rules: BASELINE,
+    admission: { action: 'Deny' },
+    ...spec,
+  });
+  return ns;
+}
+
+/** One entry of the webhook's Secret in `own`, decoded (e.g. `ca.crt`). */
+async function webhookSecret(own: string, key: string): Promise<string> {
+  const { stdout } = await kubectl([
+    'get',
+    'secret',
+    'deployguard-webhook-tls',
+    '-n',
+    own,
+    '-o',
+    `jsonpath={.data.${key.replace('.', '\\.')}}`,
+  ]);
+  return Buffer.from(stdout, 'base64').toString('utf8');
 }
 
 describe('operator: admission webhook', function () {
@@ -81,13 +106,8 @@ describe('operator: admission webhook', function () {
     'refuses under Deny, warns under Warn and admits what is benign, as the API server asks',
     async () => {
       const own = await freshNamespace('dg-op');
-      const deny = await freshNamespace('dg-deny');
+      const deny = await denyingNamespace(own);
       const warn = await freshNamespace('dg-warn');
-      await applyPolicy(own, `deny-${deny}`, {
-        match: { namespaces: [deny] },
-        rules: BASELINE,
-        admission: { action: 'Deny' },
-      });
       await applyPolicy(own, `warn-${warn}`, {
         match: { namespaces: [warn] },
         rules: BASELINE,
@@ -188,12 +208,7 @@ describe('operator: admission webhook', function () {
     'refuses a policy the operator could not use at kubectl apply, naming the field',
     async () => {
       const own = await freshNamespace('dg-op');
-      const deny = await freshNamespace('dg-deny');
-      await applyPolicy(own, `deny-${deny}`, {
-        match: { namespaces: [deny] },
-        rules: BASELINE,
-        admission: { action: 'Deny' },
-      });
+      const deny = await denyingNamespace(own);
       const op = await startServing(own, await freePort());
       await untilRefused(deny);
       const bad = {
@@ -227,12 +242,8 @@ describe('operator: admission webhook', function () {
     'fails open while the operator is down, and remediates on its first watch event',
     async () => {
       const own = await freshNamespace('dg-op');
-      const deny = await freshNamespace('dg-deny');
-      await applyPolicy(own, `deny-${deny}`, {
+      const deny = await denyingNamespace(own, {
         mode: 'Enforce',
-        match: { namespaces: [deny] },
-        rules: BASELINE,
-        admission: { action: 'Deny' },
         actions: [{ type: 'DeletePod' }],
       });
       const port = await freePort();
@@ -257,27 +268,11 @@ describe('operator: admission webhook', function () {
 
   operatorTest('renews its serving certificate while the API server keeps calling it', async () => {
     const own = await freshNamespace('dg-op');
-    const deny = await freshNamespace('dg-deny');
-    await applyPolicy(own, `deny-${deny}`, {
-      match: { namespaces: [deny] },
-      rules: BASELINE,
-      admission: { action: 'Deny' },
-    });
+    const deny = await denyingNamespace(own);
     // A one-minute certificate is renewed with 20 s left, 40 s after it was made.
     const op = await startServing(own, await freePort(), ['--admission-cert-validity=1m']);
     await untilRefused(deny);
-    const secret = async (): Promise<string> =>
-      (
-        await kubectl([
-          'get',
-          'secret',
-          'deployguard-webhook-tls',
-          '-n',
-          own,
-          '-o',
-          'jsonpath={.data.tls\\.crt}',
-        ])
-      ).stdout;
+    const secret = (): Promise<string> => webhookSecret(own, 'tls.crt');
     const before = await secret();
     let judged = 0;
     let unjudged = 0;
@@ -287,11 +282,7 @@ describe('operator: admission webhook', function () {
     const deadline = Date.now() + 90_000;
     let after = 0;
     while (Date.now() < deadline && after < 5) {
-      const r = await kubectlWith(
-        ['create', '-n', deny, '--dry-run=server', '-f', '-'],
-        pod('probe', PRIVILEGED),
-      );
-      if (r.code !== 0 && r.stderr.includes('pss.privileged')) judged++;
+      if (await judgedProbe(deny)) judged++;
       else unjudged++;
       if (renewed()) after++;
     }
@@ -303,12 +294,7 @@ describe('operator: admission webhook', function () {
 
   operatorTest('is answered by a follower too, with the certificate the leader made', async () => {
     const own = await freshNamespace('dg-op');
-    const deny = await freshNamespace('dg-deny');
-    await applyPolicy(own, `deny-${deny}`, {
-      match: { namespaces: [deny] },
-      rules: BASELINE,
-      admission: { action: 'Deny' },
-    });
+    const deny = await denyingNamespace(own);
     // One account for both (applying it twice at once races), then both replicas at once.
     const kubeconfig = await operatorAccount(own, { admission: true });
     const [a, b] = await Promise.all([
@@ -323,20 +309,7 @@ describe('operator: admission webhook', function () {
       (l) => l.msg === 'admission webhook serving',
       30_000,
     );
-    const ca = Buffer.from(
-      (
-        await kubectl([
-          'get',
-          'secret',
-          'deployguard-webhook-tls',
-          '-n',
-          own,
-          '-o',
-          'jsonpath={.data.ca\\.crt}',
-        ])
-      ).stdout,
-      'base64',
-    ).toString('utf8');
+    const ca = await webhookSecret(own, 'ca.crt');
     // The API server's own review of a privileged pod, sent to the follower directly.
     const review = {
       apiVersion: 'admission.k8s.io/v1',
@@ -373,30 +346,10 @@ describe('operator: admission webhook', function () {
     'moves to a new CA while the API server keeps calling: trusted first, used after',
     async () => {
       const own = await freshNamespace('dg-op');
-      const deny = await freshNamespace('dg-deny');
-      await applyPolicy(own, `deny-${deny}`, {
-        match: { namespaces: [deny] },
-        rules: BASELINE,
-        admission: { action: 'Deny' },
-      });
+      const deny = await denyingNamespace(own);
       // A 20 s certificate under a 100 s CA: the CA is renewed with a third left, about 67 s in.
       const op = await startServing(own, await freePort(), ['--admission-cert-validity=20s']);
       await untilRefused(deny);
-      const field = async (key: string): Promise<string> =>
-        Buffer.from(
-          (
-            await kubectl([
-              'get',
-              'secret',
-              'deployguard-webhook-tls',
-              '-n',
-              own,
-              '-o',
-              `jsonpath={.data.${key.replace('.', '\\.')}}`,
-            ])
-          ).stdout,
-          'base64',
-        ).toString('utf8');
       const moved = (): boolean =>
         op.logs.some(
           (l) =>
@@ -408,23 +361,16 @@ describe('operator: admission webhook', function () {
       let sawTwo = false;
       const deadline = Date.now() + 150_000;
       while (Date.now() < deadline && !moved()) {
-        const r = await kubectlWith(
-          ['create', '-n', deny, '--dry-run=server', '-f', '-'],
-          pod('probe', PRIVILEGED),
-        );
-        if (r.code !== 0 && r.stderr.includes('pss.privileged')) judged++;
+        if (await judgedProbe(deny)) judged++;
         else unjudged++;
-        if ((await field('ca.crt')).match(/BEGIN CERTIFICATE/g)?.length === 2) sawTwo = true;
+        if ((await webhookSecret(own, 'ca.crt')).match(/BEGIN CERTIFICATE/g)?.length === 2)
+          sawTwo = true;
       }
       expect(moved(), 'the serving certificate moved to the new CA').to.equal(true);
       expect(sawTwo, 'the new CA joined the bundle next to the old one').to.equal(true);
       // A few more calls on the new CA's certificate.
       for (let i = 0; i < 5; i++) {
-        const r = await kubectlWith(
-          ['create', '-n', deny, '--dry-run=server', '-f', '-'],
-          pod('probe', PRIVILEGED),
-        );
-        if (r.code !== 0 && r.stderr.includes('pss.privileged')) judged++;
+        if (await judgedProbe(deny)) judged++;
         else unjudged++;
       }
       expect(unjudged, `${judged} judged`).to.equal(0);
