@@ -165,13 +165,12 @@ export class AdmissionComponent implements Component {
       namespace: this.o.namespace,
       name: WEBHOOK_SECRET,
     });
-    const secret = await this.o.api.request<Record<string, unknown>>('GET', path).catch((e) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
+    const secret = await this.getIfExists(path);
     let pki = secret && pkiOf(secret);
     if (this.o.isLeader()) {
-      if (!this.published) this.publish(await this.readPublished());
+      // What the API server has been given: read once a check, for renewal and for keeping it.
+      const configuration = await this.getIfExists(`${VWC_PATH}/${WEBHOOK_CONFIGURATION}`);
+      if (configuration) this.publish(caBundleOf(configuration));
       const next = nextPki(
         pki,
         this.o.clock.now(),
@@ -192,7 +191,7 @@ export class AdmissionComponent implements Component {
         this.o.log.info('admission: certificates written', { why: next.why });
         pki = next.pki;
       }
-      if (pki) await this.ensureConfiguration(pemBundle(pki.cas));
+      if (pki) await this.ensureConfiguration(pemBundle(pki.cas), configuration);
     }
     if (pki) await this.serve(pki);
   }
@@ -273,17 +272,19 @@ export class AdmissionComponent implements Component {
     return true;
   }
 
-  private async readPublished(): Promise<string> {
-    const vwc = await this.o.api
-      .request<Record<string, unknown>>('GET', `${VWC_PATH}/${WEBHOOK_CONFIGURATION}`)
-      .catch((e) => {
-        if (isNotFound(e)) return undefined;
-        throw e;
-      });
-    return vwc ? caBundleOf(vwc) : '';
+  /** The object at `path`, or undefined when there is none. */
+  private async getIfExists(path: string): Promise<Record<string, unknown> | undefined> {
+    return this.o.api.request<Record<string, unknown>>('GET', path).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
   }
 
-  private async ensureConfiguration(caBundle: string): Promise<void> {
+  /** Writes the webhook configuration unless `have` (as read this check) already is what it should be. */
+  private async ensureConfiguration(
+    caBundle: string,
+    have: Record<string, unknown> | undefined,
+  ): Promise<void> {
     const { config, namespace } = this.o;
     const target: WebhookTarget = config.admissionUrl
       ? { url: config.admissionUrl }
@@ -295,14 +296,7 @@ export class AdmissionComponent implements Component {
       excludedNamespaces: [namespace, 'kube-system', ...literal].filter(Boolean),
     });
     const path = `${VWC_PATH}/${WEBHOOK_CONFIGURATION}`;
-    const have = await this.o.api.request<Record<string, unknown>>('GET', path).catch((e) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
-    if (have && jsonEqual(have.webhooks, normalized(want.webhooks, have.webhooks))) {
-      this.publish(caBundleOf(have));
-      return;
-    }
+    if (have && jsonEqual(have.webhooks, normalized(want.webhooks, have.webhooks))) return;
     const body = have
       ? {
           ...want,
