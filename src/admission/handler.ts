@@ -54,6 +54,7 @@ const DEFAULT_DEADLINE_MS = 2000;
 
 export class AdmissionHandler {
   private readonly deps: AdmissionHandlerDeps;
+  private readonly byName = new WeakMap<readonly CompiledPolicy[], Map<string, PolicyAdmission>>();
 
   constructor(deps: AdmissionHandlerDeps) {
     this.deps = deps;
@@ -114,9 +115,7 @@ export class AdmissionHandler {
     );
     if (!judged) return failedOpen(request, 'it was not judged in time');
     const [after, before] = judged;
-    const byName = new Map<string, PolicyAdmission>(
-      policies.map((c) => [c.policy.name, c.policy.spec.admission]),
-    );
+    const byName = this.admissionByName(policies);
     const decision = decideWorkload({
       uid: request.uid,
       what: describeTarget(request, current),
@@ -143,6 +142,18 @@ export class AdmissionHandler {
       outcome:
         decision.denied.length > 0 ? 'denied' : decision.warned.length > 0 ? 'warned' : 'allowed',
     };
+  }
+
+  /** spec.admission by policy name, made once per policies list rather than per request. */
+  private admissionByName(
+    policies: readonly CompiledPolicy[],
+  ): ReadonlyMap<string, PolicyAdmission> {
+    let byName = this.byName.get(policies);
+    if (!byName) {
+      byName = new Map(policies.map((c) => [c.policy.name, c.policy.spec.admission]));
+      this.byName.set(policies, byName);
+    }
+    return byName;
   }
 
   private sanitized(request: AdmissionRequest, object: unknown): SanitizedPod | undefined {
